@@ -1,0 +1,187 @@
+// lwIP configuration for stackd.
+//
+// stackd runs one lwIP instance per process, owned by one thread (the stack
+// thread), over a Linux TAP device with a large MTU. Values that differ from
+// lwIP's defaults (src/include/lwip/opt.h), and why:
+//
+// - NO_SYS=1, no sequential/socket API: the stack thread drives lwIP's raw
+//   API from an event loop; applications reach sockets through stackd's own
+//   protocol, never through lwIP's sockets.
+// - MEM_LIBC_MALLOC and MEMP_MEM_MALLOC: heap and pools come from malloc, so
+//   no compile-time pool size caps the number of sockets, PCBs or pbufs.
+//   Memory per connection is bounded by the windows below instead.
+// - IPv4 and IPv6 both on, with ARP, ND, MLD and IGMP, fragmentation and
+//   reassembly (a peer may still send fragments), loopback (the stack can
+//   talk to its own addresses and 127.0.0.1/::1).
+// - TCP_MSS 65480: the TAP MTU defaults to 65520 (the largest the kernel's
+//   loopback-like devices use); 65520 - 20 (IPv4) - 20 (TCP) = 65480. lwIP
+//   lowers it per connection to fit the netif MTU and the peer's MSS, and by
+//   20 more for IPv6 (LWIP_TCP_CALCULATE_EFF_SEND_MSS). lwIP's sanity check
+//   caps TCP_MSS at 16382 for the sockets API's u16 low-water marks, which
+//   stackd does not use, so LWIP_DISABLE_TCP_SANITY_CHECKS is set; MEM_SIZE
+//   is set above 64000 only to make mem_size_t 32 bits wide, so a full-size
+//   segment plus headers never overflows an allocation size.
+// - LWIP_WND_SCALE with TCP_WND and TCP_SND_BUF of 4 MiB (scale 7): a large
+//   bandwidth-delay product through the TAP needs more than lwIP's 64 KiB.
+//   These two numbers are also the per-connection memory bound.
+// - TCP_QUEUE_OOSEQ and SACK: keep out-of-order data and tell the peer, so
+//   loss costs one retransmission, not a window.
+// - TCP_LISTEN_BACKLOG: real accept backlogs (listen(fd, n) is honoured).
+// - SO_REUSE: ANY and specific addresses on the same port (mbind), and
+//   SO_REUSEADDR as Linux programs expect.
+// - LWIP_STATS: counters for the admin service.
+// - LWIP_IPV6_DUP_DETECT_ATTEMPTS 0: addresses given on the command line are
+//   usable at once (the operator owns the link).
+// - Neighbour and ARP tables larger than the defaults: a test namespace may
+//   hold dozens of peers on the link.
+// - Checksums computed and checked in software: the TAP is opened without
+//   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
+//   them back.
+#ifndef STACKD_LWIP_PORT_LWIPOPTS_H_
+#define STACKD_LWIP_PORT_LWIPOPTS_H_
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+// Aborts unless the caller is the thread that owns lwIP (see sys_arch.h).
+void stackd_lwip_assert_core_locked(void);
+// Random numbers for ports, ISNs and IDs.
+unsigned int stackd_lwip_rand(void);
+#ifdef __cplusplus
+}
+#endif
+
+// Threading.
+#define NO_SYS 1
+#define LWIP_SOCKET 0
+#define LWIP_NETCONN 0
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_ASSERT_CORE_LOCKED() stackd_lwip_assert_core_locked()
+
+// Memory.
+#define MEM_ALIGNMENT 8
+#define MEM_LIBC_MALLOC 1
+#define MEM_SIZE (16 * 1024 * 1024)
+#define MEMP_MEM_MALLOC 1
+#define MEM_USE_POOLS 0
+#define LWIP_SUPPORT_CUSTOM_PBUF 1
+#define PBUF_POOL_BUFSIZE 2048
+
+// Link layer.
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define ARP_TABLE_SIZE 64
+#define ARP_QUEUEING 1
+#define ETHARP_SUPPORT_STATIC_ENTRIES 1
+#define LWIP_NETIF_LOOPBACK 1
+#define LWIP_HAVE_LOOPIF 1
+#define LWIP_LOOPBACK_MAX_PBUFS 0
+#define LWIP_NETIF_STATUS_CALLBACK 1
+#define LWIP_NETIF_LINK_CALLBACK 1
+#define LWIP_SINGLE_NETIF 0
+
+// IPv4.
+#define LWIP_IPV4 1
+#define IP_FORWARD 0
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define IP_REASS_MAX_PBUFS 256
+#define LWIP_ICMP 1
+#define LWIP_IGMP 1
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_RAW 1
+#define LWIP_BROADCAST_PING 0
+
+// IPv6.
+#define LWIP_IPV6 1
+#define LWIP_IPV6_NUM_ADDRESSES 8
+#define LWIP_IPV6_FORWARD 0
+#define LWIP_IPV6_FRAG 1
+#define LWIP_IPV6_REASS 1
+#define IPV6_FRAG_COPYHEADER 1
+#define LWIP_IPV6_MLD 1
+#define LWIP_ICMP6 1
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_ND6_NUM_NEIGHBORS 64
+#define LWIP_ND6_NUM_DESTINATIONS 64
+#define LWIP_ND6_NUM_PREFIXES 8
+#define LWIP_ND6_NUM_ROUTERS 4
+#define LWIP_ND6_QUEUEING 1
+#define LWIP_ND6_ALLOW_RA_UPDATES 0
+
+// UDP.
+#define LWIP_UDP 1
+#define LWIP_UDPLITE 0
+#define LWIP_NETBUF_RECVINFO 0
+
+// TCP.
+#define LWIP_TCP 1
+#define TCP_MSS 65480
+#define LWIP_DISABLE_TCP_SANITY_CHECKS 1
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 7
+#define TCP_WND (4 * 1024 * 1024)
+#define TCP_SND_BUF (4 * 1024 * 1024)
+#define TCP_SND_QUEUELEN 4096
+#define TCP_SNDLOWAT (TCP_SND_BUF / 2)
+#define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
+#define TCP_OVERSIZE TCP_MSS
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES TCP_WND
+#define TCP_OOSEQ_MAX_PBUFS 0
+#define LWIP_TCP_SACK_OUT 1
+#define LWIP_TCP_MAX_SACK_NUM 4
+#define TCP_LISTEN_BACKLOG 1
+#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define LWIP_TCP_KEEPALIVE 1
+#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 1
+#define LWIP_CALLBACK_API 1
+#define LWIP_EVENT_API 0
+#define SO_REUSE 1
+#define SO_REUSE_RXTOALL 1
+#define TCP_CALCULATE_EFF_SEND_MSS 1
+
+// Name resolution is done by the client library, not by lwIP.
+#define LWIP_DNS 0
+
+// Checksums.
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_ICMP 1
+#define CHECKSUM_GEN_ICMP6 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_UDP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_ICMP 1
+#define CHECKSUM_CHECK_ICMP6 1
+#define LWIP_CHECKSUM_ON_COPY 1
+
+// Statistics for the admin service.
+#define LWIP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+#define LINK_STATS 1
+#define ETHARP_STATS 1
+#define IP_STATS 1
+#define IPFRAG_STATS 1
+#define ICMP_STATS 1
+#define IGMP_STATS 1
+#define UDP_STATS 1
+#define TCP_STATS 1
+#define MEM_STATS 1
+#define MEMP_STATS 1
+#define IP6_STATS 1
+#define ICMP6_STATS 1
+#define IP6_FRAG_STATS 1
+#define MLD6_STATS 1
+#define ND6_STATS 1
+#define MIB2_STATS 0
+
+// Hooks (implemented in stackd/lwip_port/hooks.cc).
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
+
+#endif  // STACKD_LWIP_PORT_LWIPOPTS_H_
