@@ -1,0 +1,148 @@
+#include "stackd/config.h"
+
+#include "absl/strings/string_view.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace stackd {
+namespace {
+
+absl::Status FlagError(absl::string_view flag, const absl::Status& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, ": ", why.message()));
+}
+
+absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
+                       StackConfig& config) {
+  if (name == "tap") {
+    config.tap_name = std::string(value);
+  } else if (name == "netns") {
+    config.netns = std::string(value);
+  } else if (name == "addr") {
+    auto prefix = IpPrefix::Parse(value);
+    if (!prefix.ok()) return FlagError(name, prefix.status());
+    config.addresses.push_back(*prefix);
+  } else if (name == "gw") {
+    auto gw = IpAddress::Parse(value);
+    if (!gw.ok()) return FlagError(name, gw.status());
+    config.gateways.push_back(*gw);
+  } else if (name == "mtu") {
+    int mtu = 0;
+    if (!absl::SimpleAtoi(value, &mtu) || mtu < 1280 || mtu > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mtu: '", value, "' must be a number from 1280 to 65535"));
+    }
+    config.mtu = mtu;
+  } else if (name == "mac") {
+    auto mac = MacAddress::Parse(value);
+    if (!mac.ok()) return FlagError(name, mac.status());
+    config.mac = *mac;
+  } else if (name == "grpc") {
+    config.grpc_endpoint = std::string(value);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown flag --", name, " (see --help)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Validate(const StackConfig& config) {
+  for (int family : {AF_INET, AF_INET6}) {
+    int gateways = 0;
+    bool has_address = false;
+    for (const auto& gw : config.gateways) gateways += gw.family == family;
+    for (const auto& a : config.addresses) has_address |= a.address.family == family;
+    const char* name = family == AF_INET ? "IPv4" : "IPv6";
+    if (gateways > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--gw: more than one ", name, " gateway"));
+    }
+    if (gateways == 1 && !has_address) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--gw: an ", name, " gateway needs an ", name,
+                       " --addr"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<CommandLine> ParseCommandLine(int argc,
+                                             const char* const argv[]) {
+  CommandLine cl;
+  StackConfig& config = cl.config;
+  std::vector<absl::string_view> positional;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      cl.help = true;
+      return cl;
+    }
+    if (arg == "-v" || arg == "--verbose") {
+      ++config.verbosity;
+      continue;
+    }
+    if (arg == "--") {
+      for (++i; i < argc; ++i) positional.push_back(argv[i]);
+      break;
+    }
+    if (!absl::StartsWith(arg, "--")) {
+      positional.push_back(arg);
+      continue;
+    }
+    absl::string_view name = arg.substr(2);
+    absl::string_view value;
+    size_t eq = name.find('=');
+    if (eq != absl::string_view::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " needs a value"));
+    }
+    if (auto status = ApplyFlag(name, value, config); !status.ok()) {
+      return status;
+    }
+  }
+  if (positional.size() != 1) {
+    return absl::InvalidArgumentError(
+        positional.empty() ? "missing PATH (the stack's socket, e.g. /dev/net/mynet)"
+                           : "expected one PATH, got more");
+  }
+  config.path = std::string(positional[0]);
+  if (config.path.empty() || config.path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PATH '", config.path, "' must be absolute"));
+  }
+  if (config.grpc_endpoint.empty()) {
+    config.grpc_endpoint = absl::StrCat("unix:", config.path, ".grpc");
+  }
+  if (auto status = Validate(config); !status.ok()) return status;
+  return cl;
+}
+
+std::string Usage() {
+  return R"(usage: stackd [flags] PATH
+
+Runs a userspace TCP/IP stack (lwIP) on a TAP device and serves its sockets
+at the Unix socket PATH (for example /dev/net/mynet).
+
+  --tap=IFNAME      create the TAP, or attach to an existing persistent one
+                    (default: a new one named by the kernel, stackdN)
+  --netns=NAME      the TAP's kernel side lives in network namespace NAME
+  --addr=CIDR       an address of the stack, IPv4 or IPv6 (repeatable)
+  --gw=ADDR         default gateway, one per family (repeatable)
+  --mtu=N           MTU of the TAP (default 65520 for a TAP stackd creates)
+  --mac=MAC         the stack's MAC address (default: derived from PATH)
+  --grpc=ENDPOINT   admin service endpoint (default unix:PATH.grpc)
+  -v, --verbose     more log lines (repeat for per-packet detail)
+  -h, --help        this text
+)";
+}
+
+}  // namespace stackd

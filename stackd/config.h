@@ -1,0 +1,52 @@
+// stackd's configuration and its command line.
+//
+//   stackd [flags] PATH
+//
+// PATH names the stack: the Unix socket that the client library speaks to.
+// See Usage() for the flags.
+#ifndef STACKD_CONFIG_H_
+#define STACKD_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "stackd/addresses.h"
+
+namespace stackd {
+
+inline constexpr int kDefaultMtu = 65520;
+
+struct StackConfig {
+  std::string path;      // The stack's Unix socket, e.g. /dev/net/mynet.
+  std::string tap_name;  // "" lets the kernel pick (stackd0, stackd1, ...).
+  std::string netns;     // Namespace of the TAP's kernel side; "" = ours.
+  std::vector<IpPrefix> addresses;
+  std::vector<IpAddress> gateways;  // At most one per family.
+  int mtu = 0;  // 0: kDefaultMtu for a TAP we create, else the device's.
+  std::optional<MacAddress> mac;  // Unset: derived from path.
+  std::string grpc_endpoint;      // gRPC target; default "unix:PATH.grpc".
+  int verbosity = 0;
+};
+
+// What ParseCommandLine found: either a configuration to run, or a request
+// for help (print Usage() and exit 0).
+struct CommandLine {
+  bool help = false;
+  StackConfig config;
+};
+
+// Parses argv (argv[0] is the program name). Flags take "--flag=value" or
+// "--flag value". InvalidArgument with a message naming the bad flag or
+// value: unknown flag, missing PATH, relative PATH, malformed CIDR or
+// address, MTU out of 1280..65535 (IPv6 needs 1280), two gateways of one
+// family, a gateway without an address of its family.
+absl::StatusOr<CommandLine> ParseCommandLine(int argc, const char* const argv[]);
+
+// The flags, one per line, for --help.
+std::string Usage();
+
+}  // namespace stackd
+
+#endif  // STACKD_CONFIG_H_

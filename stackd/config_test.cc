@@ -1,0 +1,245 @@
+#include "stackd/config.h"
+
+#include <sys/socket.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace stackd {
+namespace {
+
+using ::testing::ElementsAre;
+
+// Runs ParseCommandLine on "stackd" followed by `args`.
+absl::StatusOr<CommandLine> Parse(const std::vector<const char*>& args) {
+  std::vector<const char*> argv = {"stackd"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+absl::StatusCode CodeOf(const std::vector<const char*>& args) {
+  return Parse(args).status().code();
+}
+
+std::vector<std::string> Strings(const std::vector<IpPrefix>& prefixes) {
+  std::vector<std::string> out;
+  for (const auto& p : prefixes) out.push_back(p.ToString());
+  return out;
+}
+
+std::vector<std::string> Strings(const std::vector<IpAddress>& addresses) {
+  std::vector<std::string> out;
+  for (const auto& a : addresses) out.push_back(a.ToString());
+  return out;
+}
+
+TEST(ParseCommandLineTest, DefaultsWithOnlyPath) {
+  auto cl = Parse({"/dev/net/mynet"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_FALSE(cl->help);
+  const StackConfig& c = cl->config;
+  EXPECT_EQ(c.path, "/dev/net/mynet");
+  EXPECT_EQ(c.tap_name, "");
+  EXPECT_EQ(c.netns, "");
+  EXPECT_TRUE(c.addresses.empty());
+  EXPECT_TRUE(c.gateways.empty());
+  EXPECT_EQ(c.mtu, 0);
+  EXPECT_FALSE(c.mac.has_value());
+  EXPECT_EQ(c.grpc_endpoint, "unix:/dev/net/mynet.grpc");
+  EXPECT_EQ(c.verbosity, 0);
+}
+
+// Checks the configuration that both spellings of the full flag set give.
+void ExpectAllFlags(const absl::StatusOr<CommandLine>& cl) {
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_FALSE(cl->help);
+  const StackConfig& c = cl->config;
+  EXPECT_EQ(c.path, "/dev/net/mynet");
+  EXPECT_EQ(c.tap_name, "tap7");
+  EXPECT_EQ(c.netns, "peerns");
+  EXPECT_THAT(Strings(c.addresses),
+              ElementsAre("10.42.0.2/24", "fd42::2/64", "10.43.0.2/16"));
+  EXPECT_THAT(Strings(c.gateways), ElementsAre("10.42.0.1", "fd42::1"));
+  EXPECT_EQ(c.mtu, 9000);
+  ASSERT_TRUE(c.mac.has_value());
+  EXPECT_EQ(c.mac->ToString(), "02:00:00:00:00:02");
+  EXPECT_EQ(c.grpc_endpoint, "localhost:50051");
+  EXPECT_EQ(c.verbosity, 2);
+}
+
+TEST(ParseCommandLineTest, AllFlagsWithEquals) {
+  ExpectAllFlags(Parse({"--tap=tap7", "--netns=peerns", "--addr=10.42.0.2/24",
+                        "--addr=fd42::2/64", "--addr=10.43.0.2/16",
+                        "--gw=10.42.0.1", "--gw=fd42::1", "--mtu=9000",
+                        "--mac=02:00:00:00:00:02", "--grpc=localhost:50051",
+                        "-v", "--verbose", "/dev/net/mynet"}));
+}
+
+TEST(ParseCommandLineTest, AllFlagsWithSeparateValues) {
+  ExpectAllFlags(Parse({"--tap", "tap7", "--netns", "peerns", "--addr",
+                        "10.42.0.2/24", "--addr", "fd42::2/64", "--addr",
+                        "10.43.0.2/16", "--gw", "10.42.0.1", "--gw", "fd42::1",
+                        "--mtu", "9000", "--mac", "02:00:00:00:00:02",
+                        "--grpc", "localhost:50051", "--verbose", "-v",
+                        "/dev/net/mynet"}));
+}
+
+TEST(ParseCommandLineTest, PathMayComeFirstOrAfterDoubleDash) {
+  auto first = Parse({"/dev/net/mynet", "--mtu=1500"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->config.path, "/dev/net/mynet");
+  EXPECT_EQ(first->config.mtu, 1500);
+
+  auto dashes = Parse({"--mtu=1500", "--", "/dev/net/--odd"});
+  ASSERT_TRUE(dashes.ok()) << dashes.status();
+  EXPECT_EQ(dashes->config.path, "/dev/net/--odd");
+}
+
+TEST(ParseCommandLineTest, EqualsValueMayContainEquals) {
+  auto cl = Parse({"--grpc=dns:///host?a=b", "/dev/net/mynet"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.grpc_endpoint, "dns:///host?a=b");
+}
+
+TEST(ParseCommandLineTest, GrpcDefaultFollowsPath) {
+  auto cl = Parse({"/run/stacks/a"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.grpc_endpoint, "unix:/run/stacks/a.grpc");
+}
+
+TEST(ParseCommandLineTest, RepeatedAddrKeepsOrder) {
+  auto cl = Parse({"--addr=10.0.0.1/8", "--addr", "10.1.0.1/16",
+                   "--addr=fd00::1", "/dev/net/x"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_THAT(Strings(cl->config.addresses),
+              ElementsAre("10.0.0.1/8", "10.1.0.1/16", "fd00::1/128"));
+}
+
+TEST(ParseCommandLineTest, OneGatewayPerFamilyIsAccepted) {
+  auto cl = Parse({"--addr=10.42.0.2/24", "--addr=fd42::2/64",
+                   "--gw=fd42::1", "--gw=10.42.0.1", "/dev/net/x"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_THAT(Strings(cl->config.gateways),
+              ElementsAre("fd42::1", "10.42.0.1"));
+}
+
+TEST(ParseCommandLineTest, Help) {
+  for (const char* flag : {"--help", "-h"}) {
+    SCOPED_TRACE(flag);
+    // Help wins even without PATH.
+    auto alone = Parse({flag});
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_TRUE(alone->help);
+
+    auto with_path = Parse({"--mtu=1500", "/dev/net/x", flag});
+    ASSERT_TRUE(with_path.ok()) << with_path.status();
+    EXPECT_TRUE(with_path->help);
+  }
+  EXPECT_FALSE(Usage().empty());
+}
+
+TEST(ParseCommandLineTest, MissingPath) {
+  EXPECT_EQ(CodeOf({}), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--addr=10.0.0.1/24"}), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--"}), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseCommandLineTest, MoreThanOnePath) {
+  EXPECT_EQ(CodeOf({"/dev/net/a", "/dev/net/b"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"/dev/net/a", "--", "/dev/net/b"}),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseCommandLineTest, RelativePath) {
+  for (const char* path : {"mynet", "./mynet", "net/mynet", ""}) {
+    SCOPED_TRACE(path);
+    EXPECT_EQ(CodeOf({path}), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseCommandLineTest, UnknownFlag) {
+  EXPECT_EQ(CodeOf({"--bogus=1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--bogus", "1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--=1", "/dev/net/x"}), absl::StatusCode::kInvalidArgument);
+  // Flag names are exact: no prefixes, no other case.
+  EXPECT_EQ(CodeOf({"--ad=10.0.0.1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--MTU=1500", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseCommandLineTest, FlagWithoutValue) {
+  for (const char* flag : {"--tap", "--netns", "--addr", "--gw", "--mtu",
+                           "--mac", "--grpc"}) {
+    SCOPED_TRACE(flag);
+    EXPECT_EQ(CodeOf({"/dev/net/x", flag}), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseCommandLineTest, MtuRange) {
+  for (const char* mtu : {"1280", "1500", "65535"}) {
+    SCOPED_TRACE(mtu);
+    auto cl = Parse({"--mtu", mtu, "/dev/net/x"});
+    ASSERT_TRUE(cl.ok()) << cl.status();
+    EXPECT_EQ(cl->config.mtu, std::stoi(mtu));
+  }
+  for (const char* mtu :
+       {"1279", "65536", "0", "-1500", "", "1500x", "abc", "99999999999"}) {
+    SCOPED_TRACE(mtu);
+    EXPECT_EQ(CodeOf({"--mtu", mtu, "/dev/net/x"}),
+              absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(CodeOf({(std::string("--mtu=") + mtu).c_str(), "/dev/net/x"}),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseCommandLineTest, BadValues) {
+  for (const std::vector<const char*>& args :
+       std::vector<std::vector<const char*>>{
+           {"--addr=10.1.2.3/99", "/x"},
+           {"--addr=10.1.2/24", "/x"},
+           {"--addr=fd42::1/129", "/x"},
+           {"--addr=10.0.0.1/", "/x"},
+           {"--addr=", "/x"},
+           {"--gw=10.0.0", "/x"},
+           {"--gw=10.0.0.1/24", "/x"},
+           {"--mac=01:00:5e:00:00:01", "/x"},  // Multicast.
+           {"--mac=02:00:00:00:00", "/x"},     // Short.
+           {"--mac", "zz:00:00:00:00:01", "/x"},
+       }) {
+    SCOPED_TRACE(args[0]);
+    EXPECT_EQ(CodeOf(args), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseCommandLineTest, TwoGatewaysOfOneFamily) {
+  EXPECT_EQ(CodeOf({"--addr=10.42.0.2/24", "--gw=10.42.0.1", "--gw=10.42.0.254",
+                    "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--addr=fd42::2/64", "--gw=fd42::1", "--gw=fd42::fe",
+                    "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  // The same gateway twice is still two gateways.
+  EXPECT_EQ(CodeOf({"--addr=10.42.0.2/24", "--gw=10.42.0.1", "--gw=10.42.0.1",
+                    "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseCommandLineTest, GatewayWithoutAddressOfItsFamily) {
+  EXPECT_EQ(CodeOf({"--gw=10.42.0.1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--addr=fd42::2/64", "--gw=10.42.0.1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf({"--addr=10.42.0.2/24", "--gw=fd42::1", "/dev/net/x"}),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace stackd

@@ -1,0 +1,208 @@
+#include "stackd/daemon.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "stackd/admin/admin_service.h"
+#include "stackd/control/path_socket.h"
+#include "stackd/log.h"
+#include "stackd/stack.h"
+#include "stackd/stack_report.h"
+#include "tap/tap_device.h"
+
+namespace stackd {
+namespace {
+
+namespace asio = boost::asio;
+
+// Frames read from the TAP in one go before lwIP's timers and other work
+// get a turn.
+constexpr int kMaxFramesPerBatch = 256;
+// The longest the stack thread sleeps between two looks at lwIP's timers,
+// so that a timer lwIP adds while we sleep is never late by more.
+constexpr uint32_t kMaxTimerSleepMs = 100;
+// How long an admin call waits for the stack thread.
+constexpr auto kAdminCallTimeout = std::chrono::seconds(5);
+// How long in-flight admin calls get to finish at shutdown.
+constexpr auto kAdminShutdownGrace = std::chrono::seconds(1);
+
+// Runs `work` on the stack thread and waits for its result. Called from gRPC
+// threads. DeadlineExceeded if the stack thread does not answer in time.
+template <typename T>
+absl::StatusOr<T> CallOnStackThread(asio::io_context& io,
+                                    std::function<absl::StatusOr<T>()> work) {
+  auto task = std::make_shared<std::packaged_task<absl::StatusOr<T>()>>(
+      std::move(work));
+  std::future<absl::StatusOr<T>> result = task->get_future();
+  asio::post(io, [task] { (*task)(); });
+  if (result.wait_for(kAdminCallTimeout) != std::future_status::ready) {
+    return absl::DeadlineExceededError("the stack thread did not answer in time");
+  }
+  return result.get();
+}
+
+class Daemon : public admin::AdminBackend {
+ public:
+  explicit Daemon(const StackConfig& config)
+      : config_(config),
+        tap_io_(io_),
+        listener_io_(io_),
+        timer_(io_),
+        signals_(io_, SIGINT, SIGTERM),
+        admin_service_(this) {}
+
+  absl::StatusOr<admin::v1::Stack> GetStack() override {
+    return CallOnStackThread<admin::v1::Stack>(
+        io_, [this]() -> absl::StatusOr<admin::v1::Stack> {
+          return DescribeStack(*stack_, identity_);
+        });
+  }
+
+  absl::Status Run() {
+    identity_ = {config_.path, config_.netns, std::chrono::steady_clock::now()};
+    auto path = PathSocket::Listen(config_.path);
+    if (!path.ok()) return path.status();
+    path_ = std::make_unique<PathSocket>(std::move(*path));
+
+    tap::TapOptions tap_options;
+    tap_options.ifname = config_.tap_name;
+    tap_options.netns = config_.netns;
+    tap_options.mtu = config_.mtu;
+    auto tap = tap::TapDevice::Open(tap_options);
+    if (!tap.ok()) return tap.status();
+    tap_ = std::make_unique<tap::TapDevice>(std::move(*tap));
+
+    Stack::Options stack_options;
+    stack_options.link_name = tap_->name();
+    stack_options.mac = config_.mac ? *config_.mac : MacAddress::FromSeed(config_.path);
+    stack_options.mtu = tap_->mtu();
+    stack_options.addresses = config_.addresses;
+    stack_options.gateways = config_.gateways;
+    int tap_fd = tap_->fd();
+    auto stack = Stack::Create(stack_options, [tap_fd](const uint8_t* frame, size_t len) {
+      return ::write(tap_fd, frame, len) == static_cast<ssize_t>(len);
+    });
+    if (!stack.ok()) return stack.status();
+    stack_ = std::move(*stack);
+
+    boost::system::error_code ec;
+    tap_io_.assign(::dup(tap_fd), ec);
+    if (ec) return absl::InternalError(absl::StrCat("watch TAP: ", ec.message()));
+    listener_io_.assign(::dup(path_->fd()), ec);
+    if (ec) return absl::InternalError(absl::StrCat("watch PATH: ", ec.message()));
+
+    // The admin endpoint comes up last: once it answers, the stack is ready.
+    auto server = admin::StartAdminServer(config_.grpc_endpoint, &admin_service_);
+    if (!server.ok()) return server.status();
+    admin_server_ = std::move(*server);
+
+    rx_buffer_.resize(static_cast<size_t>(tap_->mtu()) + 64);
+    WaitForFrames();
+    ArmTimer();
+    WaitForClients();
+    std::thread stopper;
+    signals_.async_wait([this, &stopper](const boost::system::error_code& error, int signo) {
+      if (error) return;
+      Log(0, "signal %d: shutting down", signo);
+      // Admin calls in flight need the stack thread to finish: stop gRPC
+      // first, from another thread, then the stack thread.
+      stopper = std::thread([this] {
+        admin_server_->Shutdown(std::chrono::system_clock::now() + kAdminShutdownGrace);
+        asio::post(io_, [this] { io_.stop(); });
+      });
+    });
+
+    Log(0, "serving %s on TAP %s%s (MTU %d, MAC %s)", config_.path,
+        tap_->name(), config_.netns.empty() ? "" : absl::StrCat(" in netns ", config_.netns),
+        tap_->mtu(), stack_options.mac.ToString());
+    io_.run();
+    if (stopper.joinable()) stopper.join();
+    admin_server_->Shutdown();
+    admin_server_->Wait();
+    return absl::OkStatus();
+  }
+
+ private:
+  void WaitForFrames() {
+    tap_io_.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& error) {
+                         if (error) return;
+                         ReadFrames();
+                         WaitForFrames();
+                       });
+  }
+
+  // Reads what the TAP holds, up to a batch, and lets lwIP take it in.
+  void ReadFrames() {
+    for (int i = 0; i < kMaxFramesPerBatch; ++i) {
+      ssize_t n = ::read(tap_->fd(), rx_buffer_.data(), rx_buffer_.size());
+      if (n <= 0) break;  // EAGAIN: drained. Other errors: retried on the next wake-up.
+      stack_->Input(rx_buffer_.data(), static_cast<size_t>(n));
+    }
+    stack_->Poll();
+  }
+
+  void ArmTimer() {
+    uint32_t sleep_ms = std::min(stack_->NextTimeoutMs(), kMaxTimerSleepMs);
+    timer_.expires_after(std::chrono::milliseconds(sleep_ms));
+    timer_.async_wait([this](const boost::system::error_code& error) {
+      if (error) return;
+      stack_->Poll();
+      ArmTimer();
+    });
+  }
+
+  // The client protocol comes with the socket layer; until then a client
+  // that connects is told nothing and its connection is closed.
+  void WaitForClients() {
+    listener_io_.async_wait(asio::posix::stream_descriptor::wait_read,
+                            [this](const boost::system::error_code& error) {
+                              if (error) return;
+                              int fd;
+                              while ((fd = ::accept4(path_->fd(), nullptr, nullptr,
+                                                     SOCK_CLOEXEC)) >= 0) {
+                                ::close(fd);
+                              }
+                              WaitForClients();
+                            });
+  }
+
+  const StackConfig& config_;
+  asio::io_context io_;
+  std::unique_ptr<PathSocket> path_;
+  std::unique_ptr<tap::TapDevice> tap_;
+  std::unique_ptr<Stack> stack_;
+  asio::posix::stream_descriptor tap_io_;
+  asio::posix::stream_descriptor listener_io_;
+  asio::steady_timer timer_;
+  asio::signal_set signals_;
+  std::vector<uint8_t> rx_buffer_;
+  StackIdentity identity_;
+  admin::AdminService admin_service_;
+  std::unique_ptr<grpc::Server> admin_server_;
+};
+
+}  // namespace
+
+absl::Status RunStackd(const StackConfig& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  // Socket files are made 0660 explicitly; keep the window before that shut.
+  ::umask(007);
+  SetLogVerbosity(config.verbosity);
+  Daemon daemon(config);
+  return daemon.Run();
+}
+
+}  // namespace stackd

@@ -1,0 +1,141 @@
+#include "stackd/stack_report.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "lwip/init.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/ip6_addr.h"
+#include "lwip/netif.h"
+#include "lwip/stats.h"
+#include "stackd/version.h"
+
+namespace stackd {
+namespace {
+
+using admin::v1::Interface;
+
+IpAddress FromIp4(const ip4_addr_t* a) {
+  IpAddress out;
+  out.family = AF_INET;
+  std::memcpy(out.bytes.data(), &a->addr, 4);
+  return out;
+}
+
+IpAddress FromIp6(const ip6_addr_t* a) {
+  IpAddress out;
+  out.family = AF_INET6;
+  std::memcpy(out.bytes.data(), a->addr, 16);
+  return out;
+}
+
+int PrefixLength(const ip4_addr_t* mask) {
+  return __builtin_popcount(ip4_addr_get_u32(mask));
+}
+
+// The configured prefix length of an IPv6 address; lwIP itself has none.
+int Ip6PrefixLength(const Stack& stack, const IpAddress& a) {
+  for (const auto& p : stack.options().addresses) {
+    if (p.address == a) return p.length;
+  }
+  if (ip6_addr_isloopback(reinterpret_cast<const ip6_addr_t*>(a.bytes.data()))) return 128;
+  return 64;  // Link-local and addresses lwIP made itself.
+}
+
+void AddAddresses(const Stack& stack, const netif* nif, Interface* out) {
+  if (!ip4_addr_isany_val(*netif_ip4_addr(nif))) {
+    out->add_addresses(IpPrefix{FromIp4(netif_ip4_addr(nif)),
+                                PrefixLength(netif_ip4_netmask(nif))}
+                           .ToString());
+  }
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+    if (!ip6_addr_isvalid(netif_ip6_addr_state(nif, i))) continue;
+    IpAddress a = FromIp6(netif_ip6_addr(nif, i));
+    out->add_addresses(IpPrefix{a, Ip6PrefixLength(stack, a)}.ToString());
+  }
+}
+
+void AddCounters(const char* protocol, const stats_proto& s,
+                 admin::v1::Stack* out) {
+  const std::pair<const char*, STAT_COUNTER> fields[] = {
+      {"xmit", s.xmit},     {"recv", s.recv},       {"fw", s.fw},
+      {"drop", s.drop},     {"chkerr", s.chkerr},   {"lenerr", s.lenerr},
+      {"memerr", s.memerr}, {"rterr", s.rterr},     {"proterr", s.proterr},
+      {"opterr", s.opterr}, {"err", s.err},         {"cachehit", s.cachehit},
+  };
+  for (const auto& [name, value] : fields) {
+    auto* c = out->add_counters();
+    c->set_protocol(protocol);
+    c->set_name(name);
+    c->set_value(value);
+  }
+}
+
+}  // namespace
+
+admin::v1::Stack DescribeStack(const Stack& stack, const StackIdentity& id) {
+  admin::v1::Stack out;
+  const Stack::Options& options = stack.options();
+  out.set_path(id.path);
+  out.set_version(kStackdVersion);
+  out.set_lwip_version(LWIP_VERSION_STRING);
+  out.set_uptime_seconds(std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - id.started)
+                             .count());
+  out.set_tap_name(options.link_name);
+  out.set_mtu(options.mtu);
+  out.set_mac(options.mac.ToString());
+
+  Interface* tap = out.add_interfaces();
+  tap->set_name(options.link_name);
+  tap->set_kind("tap");
+  tap->set_mtu(options.mtu);
+  tap->set_mac(options.mac.ToString());
+  tap->set_up(netif_is_up(stack.link_netifs().front()) &&
+              netif_is_link_up(stack.link_netifs().front()));
+  tap->set_netns(id.netns);
+  for (const netif* nif : stack.link_netifs()) AddAddresses(stack, nif, tap);
+
+  // lwIP's loopback netif (127.0.0.1, ::1).
+  for (const netif* nif = netif_list; nif != nullptr; nif = nif->next) {
+    if (nif->name[0] != 'l' || nif->name[1] != 'o') continue;
+    Interface* lo = out.add_interfaces();
+    lo->set_name("lo");
+    lo->set_kind("loopback");
+    lo->set_mtu(nif->mtu);
+    lo->set_up(netif_is_up(nif));
+    AddAddresses(stack, nif, lo);
+  }
+
+  // Connected prefixes, then default routes.
+  for (const IpPrefix& p : options.addresses) {
+    auto* r = out.add_routes();
+    r->set_destination(p.Network().ToString());
+    r->set_interface(options.link_name);
+  }
+  for (const IpAddress& gw : options.gateways) {
+    auto* r = out.add_routes();
+    r->set_destination(gw.family == AF_INET ? "0.0.0.0/0" : "::/0");
+    r->set_gateway(gw.ToString());
+    r->set_interface(options.link_name);
+  }
+
+  auto* link = out.add_counters();
+  link->set_protocol("link");
+  link->set_name("tx_dropped_by_tap");
+  link->set_value(stack.tx_dropped());
+  AddCounters("link", lwip_stats.link, &out);
+  AddCounters("etharp", lwip_stats.etharp, &out);
+  AddCounters("ip_frag", lwip_stats.ip_frag, &out);
+  AddCounters("ip", lwip_stats.ip, &out);
+  AddCounters("icmp", lwip_stats.icmp, &out);
+  AddCounters("udp", lwip_stats.udp, &out);
+  AddCounters("tcp", lwip_stats.tcp, &out);
+  AddCounters("ip6", lwip_stats.ip6, &out);
+  AddCounters("ip6_frag", lwip_stats.ip6_frag, &out);
+  AddCounters("icmp6", lwip_stats.icmp6, &out);
+  AddCounters("nd6", lwip_stats.nd6, &out);
+  return out;
+}
+
+}  // namespace stackd

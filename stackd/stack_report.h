@@ -1,0 +1,26 @@
+// The admin service's view of a Stack: its interfaces, routes and lwIP's
+// counters as a stackd.admin.v1.Stack message.
+#ifndef STACKD_STACK_REPORT_H_
+#define STACKD_STACK_REPORT_H_
+
+#include <chrono>
+#include <string>
+
+#include "proto/admin.pb.h"
+#include "stackd/stack.h"
+
+namespace stackd {
+
+// What the report needs beyond the Stack itself.
+struct StackIdentity {
+  std::string path;   // The stack's PATH.
+  std::string netns;  // Namespace of the TAP's kernel side ("" = ours).
+  std::chrono::steady_clock::time_point started;
+};
+
+// Describes `stack`. Stack thread only (reads lwIP's state).
+admin::v1::Stack DescribeStack(const Stack& stack, const StackIdentity& id);
+
+}  // namespace stackd
+
+#endif  // STACKD_STACK_REPORT_H_
