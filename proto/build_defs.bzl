@@ -1,12 +1,13 @@
 """Compiles .proto files with Debian's protoc and grpc_cpp_plugin."""
 
-def cc_proto(name, src, grpc = False, deps = [], visibility = None):
+def cc_proto(name, src, grpc = False, lite = False, deps = [], visibility = None):
     """A cc_library named `name` with the C++ code for one .proto file.
 
     Args:
       name: the library's name.
       src: the .proto file, in this package.
       grpc: also generate the gRPC service stubs (*.grpc.pb.{h,cc}).
+      lite: the .proto says optimize_for = LITE_RUNTIME; link protobuf-lite.
       deps: cc_proto libraries of the imported .proto files.
       visibility: as for cc_library.
     """
@@ -28,6 +29,8 @@ def cc_proto(name, src, grpc = False, deps = [], visibility = None):
         name = name,
         srcs = [o for o in outs if o.endswith(".cc")],
         hdrs = [o for o in outs if o.endswith(".h")],
-        deps = deps + (["//third_party:grpc"] if grpc else ["//third_party:protobuf"]),
+        deps = deps + (["//third_party:grpc"] if grpc else
+                       ["//third_party:protobuf_lite"] if lite else
+                       ["//third_party:protobuf"]),
         visibility = visibility,
     )

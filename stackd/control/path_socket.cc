@@ -40,7 +40,7 @@ absl::Status RemoveStaleSocket(const std::string& path,
     return absl::FailedPreconditionError(
         absl::StrCat(path, " exists and is not a socket"));
   }
-  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe < 0) return absl::ErrnoToStatus(errno, "socket");
   const int rc =
       connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
@@ -76,7 +76,7 @@ absl::StatusOr<PathSocket> PathSocket::Listen(const std::string& path) {
     return status;
   }
 
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
   absl::Cleanup close_fd = [fd] { close(fd); };
   if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {

@@ -1,4 +1,4 @@
-// The stack's PATH endpoint (e.g. /dev/net/mynet): the listening Unix stream
+// The stack's PATH endpoint (e.g. /dev/net/mynet): the listening Unix seqpacket
 // socket on which the client library connects to speak the socket protocol.
 // The file's mode (0660) and SO_PEERCRED decide who may use the stack.
 //
@@ -18,7 +18,7 @@ namespace stackd {
 // A listening socket bound at a path. Movable, not copyable.
 class PathSocket {
  public:
-  // Binds a Unix stream socket at `path`, gives the file mode 0660 (whatever
+  // Binds a Unix seqpacket socket at `path`, gives the file mode 0660 (whatever
   // the umask) and then listens, so no one connects before the mode is set.
   // The fd is non-blocking and close-on-exec. A relative `path` is resolved
   // against the working directory, at this call and in the destructor.

@@ -30,7 +30,7 @@ sockaddr_un Address(const std::string& path) {
 
 // Connects a client to `path`; returns the connect() errno, 0 on success.
 int ConnectError(const std::string& path) {
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   const sockaddr_un addr = Address(path);
   const int rc =
       connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
@@ -95,7 +95,7 @@ TEST_F(PathSocketTest, LiveSocketIsFailedPreconditionAndKept) {
 
 TEST_F(PathSocketTest, StaleSocketIsReplaced) {
   // What a crashed stackd leaves: a bound socket file with no listener.
-  const int dead = socket(AF_UNIX, SOCK_STREAM, 0);
+  const int dead = socket(AF_UNIX, SOCK_SEQPACKET, 0);
   const sockaddr_un addr = Address(path_);
   ASSERT_EQ(bind(dead, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)),
             0);
