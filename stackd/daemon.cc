@@ -18,6 +18,8 @@
 #include "stackd/admin/admin_service.h"
 #include "stackd/control/path_socket.h"
 #include "stackd/log.h"
+#include "stackd/sockets/control_server.h"
+#include "stackd/sockets/socket_table.h"
 #include "stackd/stack.h"
 #include "stackd/stack_report.h"
 #include "tap/tap_device.h"
@@ -58,7 +60,6 @@ class Daemon : public admin::AdminBackend {
   explicit Daemon(const StackConfig& config)
       : config_(config),
         tap_io_(io_),
-        listener_io_(io_),
         timer_(io_),
         signals_(io_, SIGINT, SIGTERM),
         admin_service_(this) {}
@@ -100,8 +101,8 @@ class Daemon : public admin::AdminBackend {
     boost::system::error_code ec;
     tap_io_.assign(::dup(tap_fd), ec);
     if (ec) return absl::InternalError(absl::StrCat("watch TAP: ", ec.message()));
-    listener_io_.assign(::dup(path_->fd()), ec);
-    if (ec) return absl::InternalError(absl::StrCat("watch PATH: ", ec.message()));
+    sockets_ = std::make_unique<SocketTable>(io_, config_.path);
+    control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path);
 
     // The admin endpoint comes up last: once it answers, the stack is ready.
     auto server = admin::StartAdminServer(config_.grpc_endpoint, &admin_service_);
@@ -111,7 +112,7 @@ class Daemon : public admin::AdminBackend {
     rx_buffer_.resize(static_cast<size_t>(tap_->mtu()) + 64);
     WaitForFrames();
     ArmTimer();
-    WaitForClients();
+    control_->Start();
     std::thread stopper;
     signals_.async_wait([this, &stopper](const boost::system::error_code& error, int signo) {
       if (error) return;
@@ -160,23 +161,9 @@ class Daemon : public admin::AdminBackend {
     timer_.async_wait([this](const boost::system::error_code& error) {
       if (error) return;
       stack_->Poll();
+      sockets_->Tick();
       ArmTimer();
     });
-  }
-
-  // The client protocol comes with the socket layer; until then a client
-  // that connects is told nothing and its connection is closed.
-  void WaitForClients() {
-    listener_io_.async_wait(asio::posix::stream_descriptor::wait_read,
-                            [this](const boost::system::error_code& error) {
-                              if (error) return;
-                              int fd;
-                              while ((fd = ::accept4(path_->fd(), nullptr, nullptr,
-                                                     SOCK_CLOEXEC)) >= 0) {
-                                ::close(fd);
-                              }
-                              WaitForClients();
-                            });
   }
 
   const StackConfig& config_;
@@ -185,13 +172,15 @@ class Daemon : public admin::AdminBackend {
   std::unique_ptr<tap::TapDevice> tap_;
   std::unique_ptr<Stack> stack_;
   asio::posix::stream_descriptor tap_io_;
-  asio::posix::stream_descriptor listener_io_;
   asio::steady_timer timer_;
   asio::signal_set signals_;
   std::vector<uint8_t> rx_buffer_;
   StackIdentity identity_;
   admin::AdminService admin_service_;
   std::unique_ptr<grpc::Server> admin_server_;
+  // Declared last: sockets go before the stack they live on.
+  std::unique_ptr<SocketTable> sockets_;
+  std::unique_ptr<ControlServer> control_;
 };
 
 }  // namespace

@@ -1,0 +1,307 @@
+#include "stackd/sockets/control_server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "lwip/tcp.h"
+#include "proto/socket.pb.h"
+#include "stackd/log.h"
+
+namespace stackd {
+namespace {
+
+namespace asio = boost::asio;
+using socket::v1::Request;
+using socket::v1::Response;
+
+// A client that sends this many bad packets is disconnected.
+constexpr int kMaxStrikes = 8;
+// Control connections served at once; more are turned away.
+constexpr size_t kMaxClients = 4096;
+// File descriptors a request may carry (one is used; the rest are refused).
+constexpr int kMaxFdsPerRequest = 4;
+
+// File descriptors received with a request, closed unless taken.
+class ReceivedFds {
+ public:
+  ~ReceivedFds() {
+    for (int fd : fds_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  void Add(int fd) { fds_.push_back(fd); }
+  size_t size() const { return fds_.size(); }
+  int Borrow(size_t i) const { return fds_[i]; }
+  int Take(size_t i) {
+    int fd = fds_[i];
+    fds_[i] = -1;
+    return fd;
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
+}  // namespace
+
+class ControlServer::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ControlServer* server, int fd) : server_(server), stream_(server->io_, fd) {
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) cred_ = cred;
+    ++server_->clients_;
+  }
+  ~Connection() { --server_->clients_; }
+
+  void Wait() {
+    stream_.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [self = shared_from_this()](const boost::system::error_code& ec) {
+                         if (ec) return;
+                         if (self->ReadPackets()) self->Wait();
+                       });
+  }
+
+ private:
+  // Serves the packets waiting on the connection. False: close it.
+  bool ReadPackets() {
+    for (int i = 0; i < 64; ++i) {
+      int fd = stream_.native_handle();
+      ssize_t size = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+      if (size < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+      if (size == 0) return false;  // Closed (an empty packet is no request).
+      ReceivedFds fds;
+      std::vector<char> buffer(static_cast<size_t>(size) <= kMaxControlMessageBytes ? size : 1);
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRequest)];
+      iovec iov{buffer.data(), buffer.size()};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n < 0) return errno == EAGAIN || errno == EINTR;
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t k = 0; k < count; ++k) {
+          int received;
+          std::memcpy(&received, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+          fds.Add(received);
+        }
+      }
+      Response response;
+      int reply_fd = -1;
+      ++server_->requests_;
+      Request request;
+      if (static_cast<size_t>(size) > kMaxControlMessageBytes) {
+        response.set_error(EMSGSIZE);
+      } else if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
+                 !request.ParseFromArray(buffer.data(), static_cast<int>(n))) {
+        response.set_error(EINVAL);
+      } else if (request.version() != socket::v1::PROTOCOL_VERSION_CURRENT) {
+        response.set_error(EPROTONOSUPPORT);
+      } else {
+        reply_fd = Dispatch(request, fds, &response);
+      }
+      if (response.error() == EMSGSIZE || response.error() == EINVAL ||
+          response.error() == EPROTONOSUPPORT) {
+        if (reply_fd < 0 && response.result_case() == Response::RESULT_NOT_SET &&
+            ++strikes_ > kMaxStrikes) {
+          ++server_->bad_requests_;
+          Log(1, "control client pid %d: too many bad requests, disconnected", cred_.pid);
+          return false;
+        }
+      }
+      bool sent = Reply(response, reply_fd);
+      if (reply_fd >= 0) close(reply_fd);
+      if (!sent) return false;
+    }
+    return true;
+  }
+
+  bool Reply(const Response& response, int fd) {
+    std::string bytes = response.SerializeAsString();
+    iovec iov{bytes.data(), bytes.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd >= 0) {
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    }
+    return sendmsg(stream_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+  // Carries out one request. Returns an fd to send with the reply, or -1.
+  int Dispatch(const Request& request, ReceivedFds& fds, Response* response) {
+    SocketTable* table = server_->table_;
+    switch (request.op_case()) {
+      case Request::kHello: {
+        auto* hello = response->mutable_hello();
+        hello->add_families(AF_INET);
+        hello->add_families(AF_INET6);
+        hello->set_stack_path(server_->stack_path_);
+        return -1;
+      }
+      case Request::kSocket:
+        return NewSocket(request.socket(), response);
+      case Request::OP_NOT_SET:
+        response->set_error(EINVAL);
+        return -1;
+      default:
+        break;
+    }
+    // The rest act on the socket whose fd rides along.
+    if (fds.size() != 1) {
+      response->set_error(fds.size() == 0 ? EBADF : EINVAL);
+      return -1;
+    }
+    struct stat st;
+    if (fstat(fds.Borrow(0), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      response->set_error(ENOTSOCK);
+      return -1;
+    }
+    std::shared_ptr<TcpSocket> s = table->Find(st.st_ino);
+    if (s == nullptr) {
+      AnswerForGoneSocket(request, st.st_ino, response);
+      return -1;
+    }
+    int error = 0;
+    switch (request.op_case()) {
+      case Request::kBind:
+        error = s->Bind(request.bind().address(), response->mutable_address());
+        break;
+      case Request::kListen:
+        error = s->Listen(request.listen().backlog());
+        break;
+      case Request::kConnect: {
+        const auto& c = request.connect();
+        error = s->Connect(c.address(), c.gate_bytes(), c.app_sndbuf(), fds.Take(0));
+        break;
+      }
+      case Request::kGetName:
+        error = s->GetName(request.get_name().peer(), response->mutable_address());
+        break;
+      case Request::kSetOpt:
+        error = s->SetOpt(request.set_opt().level(), request.set_opt().name(),
+                          request.set_opt().value());
+        break;
+      case Request::kGetOpt:
+        error = s->GetOpt(request.get_opt().level(), request.get_opt().name(),
+                          response->mutable_opt());
+        break;
+      case Request::kShutdown:
+        error = s->Shutdown(request.shutdown().how(), fds.Borrow(0));
+        break;
+      default:
+        error = EINVAL;
+    }
+    if (error != 0) {
+      response->clear_result();
+      response->set_error(error);
+    }
+    return -1;
+  }
+
+  // A socket that was closed by stackd (reset, failed connect): its error
+  // once through SO_ERROR, then what Linux says of a dead socket.
+  void AnswerForGoneSocket(const Request& request, ino_t ino, Response* response) {
+    SocketTable* table = server_->table_;
+    if (!table->IsGone(ino)) {
+      response->set_error(ENOTSOCK);
+      return;
+    }
+    if (request.op_case() == Request::kGetOpt && request.get_opt().level() == SOL_SOCKET &&
+        request.get_opt().name() == SO_ERROR) {
+      response->mutable_opt()->set_int_value(table->TakeError(ino));
+      return;
+    }
+    if (request.op_case() == Request::kShutdown || request.op_case() == Request::kGetName) {
+      response->set_error(ENOTCONN);
+      return;
+    }
+    response->set_error(EINVAL);
+  }
+
+  int NewSocket(const socket::v1::SocketRequest& req, Response* response) {
+    SocketTable* table = server_->table_;
+    if (req.domain() != AF_INET && req.domain() != AF_INET6) {
+      response->set_error(EAFNOSUPPORT);
+      return -1;
+    }
+    if (req.type() != SOCK_STREAM) {
+      response->set_error(ESOCKTNOSUPPORT);
+      return -1;
+    }
+    if (req.protocol() != 0 && req.protocol() != IPPROTO_TCP) {
+      response->set_error(EPROTONOSUPPORT);
+      return -1;
+    }
+    tcp_pcb* pcb = tcp_new_ip_type(req.domain() == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
+    if (pcb == nullptr) {
+      response->set_error(ENOMEM);
+      return -1;
+    }
+    uint64_t id = table->NextId();
+    SocketTable::Pair pair;
+    if (int error = table->NewPair(id, &pair)) {
+      tcp_abort(pcb);
+      response->set_error(error);
+      return -1;
+    }
+    auto s = std::make_shared<TcpSocket>(table, id, req.domain(), pair.stack_fd, pcb,
+                                         TcpSocket::State::kOpen);
+    s->set_owner(cred_.pid, cred_.uid);
+    table->Add(s, pair.app_ino);
+    s->Start();
+    response->mutable_socket();
+    Log(2, "socket %d: created for pid %d", static_cast<int>(id), cred_.pid);
+    return pair.app_fd;
+  }
+
+  ControlServer* server_;
+  asio::posix::stream_descriptor stream_;
+  ucred cred_{};
+  int strikes_ = 0;
+};
+
+ControlServer::ControlServer(asio::io_context& io, int listen_fd, SocketTable* table,
+                             std::string stack_path)
+    : io_(io), listener_(io, dup(listen_fd)), table_(table), stack_path_(std::move(stack_path)) {}
+
+ControlServer::~ControlServer() = default;
+
+void ControlServer::Start() { WaitForClients(); }
+
+void ControlServer::WaitForClients() {
+  listener_.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [this](const boost::system::error_code& ec) {
+                         if (ec) return;
+                         int fd;
+                         while ((fd = accept4(listener_.native_handle(), nullptr, nullptr,
+                                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                           if (clients_ >= kMaxClients) {
+                             close(fd);
+                             continue;
+                           }
+                           std::make_shared<Connection>(this, fd)->Wait();
+                         }
+                         WaitForClients();
+                       });
+}
+
+}  // namespace stackd

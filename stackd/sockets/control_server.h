@@ -1,0 +1,56 @@
+// ControlServer: answers the socket protocol (proto/socket.proto) on the
+// stack's PATH: makes sockets, and carries out control calls on them.
+//
+// Every packet is size-checked before it is read and parsed before it is
+// trusted; a malformed one gets an error reply and repeated ones cost the
+// client its connection, never stackd its life or another client its
+// service.
+//
+// Thread: the stack thread only.
+#ifndef STACKD_SOCKETS_CONTROL_SERVER_H_
+#define STACKD_SOCKETS_CONTROL_SERVER_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "stackd/sockets/socket_table.h"
+
+namespace stackd {
+
+inline constexpr size_t kMaxControlMessageBytes = 65536;
+
+class ControlServer {
+ public:
+  // `listen_fd` is the PATH socket (SOCK_SEQPACKET, listening,
+  // non-blocking); borrowed, it must outlive the server.
+  ControlServer(boost::asio::io_context& io, int listen_fd, SocketTable* table,
+                std::string stack_path);
+  ~ControlServer();
+
+  // Starts accepting clients.
+  void Start();
+
+  // Counters for operators.
+  uint64_t requests() const { return requests_; }
+  uint64_t bad_requests() const { return bad_requests_; }
+  size_t clients() const { return clients_; }
+
+ private:
+  class Connection;
+  void WaitForClients();
+
+  boost::asio::io_context& io_;
+  boost::asio::posix::stream_descriptor listener_;
+  SocketTable* table_;
+  const std::string stack_path_;
+  uint64_t requests_ = 0;
+  uint64_t bad_requests_ = 0;
+  size_t clients_ = 0;
+};
+
+}  // namespace stackd
+
+#endif  // STACKD_SOCKETS_CONTROL_SERVER_H_

@@ -1,0 +1,76 @@
+// SocketTable: every socket of the stack, found by the inode of the
+// application's end of its pair (how a control request proves it holds the
+// socket), plus the errors of sockets that are gone but whose application
+// may still ask SO_ERROR.
+//
+// Thread: the stack thread only.
+#ifndef STACKD_SOCKETS_SOCKET_TABLE_H_
+#define STACKD_SOCKETS_SOCKET_TABLE_H_
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stackd/sockets/tcp_socket.h"
+
+namespace stackd {
+
+class SocketTable {
+ public:
+  // `stack_path` is the stack's PATH, written into every pair's abstract
+  // name (docs/socket-protocol.md, "Recognising a stack socket").
+  SocketTable(boost::asio::io_context& io, std::string stack_path);
+  ~SocketTable();
+
+  boost::asio::io_context& io() { return io_; }
+
+  // A new socketpair for socket `id`: stackd's end is bound to the socket's
+  // abstract name and tuned for throughput. Returns 0 or an errno (EMFILE,
+  // ENFILE, ENOMEM, ENAMETOOLONG for a PATH too long for the name).
+  struct Pair {
+    int stack_fd = -1;
+    int app_fd = -1;
+    ino_t app_ino = 0;
+  };
+  int NewPair(uint64_t id, Pair* out);
+  uint64_t NextId() { return next_id_++; }
+
+  void Add(std::shared_ptr<TcpSocket> socket, ino_t app_ino);
+  // The live socket whose application end has inode `ino`, or null.
+  std::shared_ptr<TcpSocket> Find(ino_t ino) const;
+  // Forgets socket `id` (after the current callback returns). Its last
+  // error stays answerable by inode for a while: TakeError().
+  void Remove(uint64_t id, int last_error);
+  // The recorded error of a removed socket (once; 0 if none or unknown).
+  int TakeError(ino_t ino);
+  // Whether a removed socket with this inode is remembered.
+  bool IsGone(ino_t ino) const;
+
+  void Tick();
+  std::vector<SocketSummary> List() const;
+  size_t size() const { return sockets_.size(); }
+
+ private:
+  struct Entry {
+    std::shared_ptr<TcpSocket> socket;
+    ino_t app_ino = 0;
+  };
+  boost::asio::io_context& io_;
+  const std::string stack_path_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Entry> sockets_;
+  std::map<ino_t, uint64_t> by_inode_;
+  // Removed sockets: inode -> error, bounded, oldest dropped first.
+  std::map<ino_t, int> gone_;
+  std::deque<ino_t> gone_order_;
+};
+
+}  // namespace stackd
+
+#endif  // STACKD_SOCKETS_SOCKET_TABLE_H_

@@ -1,0 +1,780 @@
+#include "stackd/sockets/tcp_socket.h"
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "lwip/ip6_addr.h"
+#include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
+#include "stackd/sockets/lwip_errno.h"
+#include "stackd/sockets/socket_table.h"
+#include "stackd/sockets/wire_address.h"
+
+namespace stackd {
+namespace {
+
+namespace asio = boost::asio;
+using socket::v1::Address;
+using socket::v1::OptValue;
+
+// Bytes read from the application in one go, at most.
+constexpr size_t kTxChunk = 256 * 1024;
+// lwIP's tcp_write and tcp_recved take 16-bit lengths.
+constexpr size_t kMaxLwipLength = 0xffff;
+// Leave room in lwIP's segment queue for one more full write.
+constexpr int kQueueHeadroom = 64;
+constexpr size_t kAcceptRecordBytes = 128;
+constexpr int kMaxIov = 64;
+
+// Whether `ip` is an address of this stack (or a wildcard).
+bool IsLocalAddress(const ip_addr_t& ip) {
+  if (ip_addr_isany(&ip)) return true;
+  for (netif* nif = netif_list; nif != nullptr; nif = nif->next) {
+    if (IP_IS_V4(&ip)) {
+      if (ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(nif))) return true;
+    } else if (netif_get_ip6_addr_match(nif, ip_2_ip6(&ip)) >= 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Address Unspecified(int family) {
+  ip_addr_t any;
+  ip_addr_set_zero(&any);
+  return ToWire(any, 0, family);
+}
+
+}  // namespace
+
+TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
+                     tcp_pcb* pcb, State state)
+    : table_(table),
+      id_(id),
+      family_(family),
+      state_(state),
+      pair_(table->io(), pair_fd) {
+  pair_.non_blocking(true);
+  peer_ = Unspecified(family);
+  if (pcb != nullptr) AttachPcb(pcb);
+  if (state_ == State::kConnected && pcb_ != nullptr) {
+    peer_ = ToWire(pcb_->remote_ip, pcb_->remote_port, family_);
+  }
+}
+
+TcpSocket::~TcpSocket() {
+  DetachPcb();
+  for (tcp_pcb* lpcb : listeners_) {
+    tcp_arg(lpcb, nullptr);
+    tcp_accept(lpcb, nullptr);
+    tcp_close(lpcb);
+  }
+  for (pbuf* p : rx_queue_) pbuf_free(p);
+  if (app_fd_ >= 0) close(app_fd_);
+}
+
+void TcpSocket::AttachPcb(tcp_pcb* pcb) {
+  pcb_ = pcb;
+  tcp_arg(pcb, this);
+  tcp_recv(pcb, &TcpSocket::OnRecv);
+  tcp_sent(pcb, &TcpSocket::OnSent);
+  tcp_err(pcb, &TcpSocket::OnError);
+}
+
+// Hands the PCB to lwIP for good: no more callbacks reach this socket.
+void TcpSocket::DetachPcb() {
+  if (pcb_ == nullptr) return;
+  tcp_arg(pcb_, nullptr);
+  tcp_recv(pcb_, nullptr);
+  tcp_sent(pcb_, nullptr);
+  tcp_err(pcb_, nullptr);
+  tcp_poll(pcb_, nullptr, 0);
+  pcb_ = nullptr;
+}
+
+void TcpSocket::Start() {
+  if (state_ == State::kConnected) {
+    WatchReadable();
+  }
+}
+
+// --- Watching the pair ------------------------------------------------------
+
+void TcpSocket::WatchReadable() {
+  if (watching_read_ || !pair_.is_open()) return;
+  watching_read_ = true;
+  pair_.async_wait(asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     self->watching_read_ = false;
+                     if (ec || self->state_ == State::kClosed) return;
+                     if (self->state_ == State::kListening) {
+                       self->OnPairReadableWhileListening();
+                     } else {
+                       self->PumpFromApp();
+                     }
+                   });
+}
+
+void TcpSocket::WatchWritable() {
+  if (watching_write_ || !pair_.is_open()) return;
+  watching_write_ = true;
+  pair_.async_wait(asio::posix::stream_descriptor::wait_write,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     self->watching_write_ = false;
+                     if (ec || self->state_ == State::kClosed) return;
+                     self->FlushToApp();
+                   });
+}
+
+bool TcpSocket::PairHungUp() const {
+  if (!pair_.is_open()) return true;
+  pollfd pfd{pair_.native_handle(), POLLIN, 0};
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP) != 0;
+}
+
+void TcpSocket::ClosePair() {
+  boost::system::error_code ignored;
+  pair_.close(ignored);
+}
+
+void TcpSocket::MaybeDrop() {
+  if (state_ == State::kClosed) table_->Remove(id_, pending_error_);
+}
+
+// --- Network -> application ---------------------------------------------------
+
+err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self == nullptr) {
+    if (p != nullptr) {
+      tcp_recved(pcb, p->tot_len);
+      pbuf_free(p);
+    }
+    return ERR_OK;
+  }
+  if (p == nullptr) {
+    self->remote_fin_ = true;
+    err_t result = ERR_OK;
+    if (self->app_eof_) {
+      // Both directions are finished: lwIP completes the close alone.
+      self->DetachPcb();
+      if (tcp_close(pcb) != ERR_OK) {
+        tcp_abort(pcb);
+        result = ERR_ABRT;
+      }
+    }
+    self->FlushToApp();
+    return result;
+  }
+  (void)err;
+  if (self->app_read_shut_) {
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
+    return ERR_OK;
+  }
+  self->rx_queue_.push_back(p);
+  self->rx_queued_ += p->tot_len;
+  self->FlushToApp();
+  return ERR_OK;
+}
+
+void TcpSocket::FlushToApp() {
+  while (!rx_queue_.empty() && pair_.is_open()) {
+    iovec iov[kMaxIov];
+    int n_iov = 0;
+    size_t skip = rx_offset_;
+    for (pbuf* chain : rx_queue_) {
+      for (pbuf* q = chain; q != nullptr && n_iov < kMaxIov; q = q->next) {
+        if (skip >= q->len) {
+          skip -= q->len;
+          continue;
+        }
+        iov[n_iov].iov_base = static_cast<uint8_t*>(q->payload) + skip;
+        iov[n_iov].iov_len = q->len - skip;
+        skip = 0;
+        ++n_iov;
+      }
+      if (n_iov == kMaxIov) break;
+    }
+    ssize_t n = writev(pair_.native_handle(), iov, n_iov);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        WatchWritable();
+      } else if (errno != EINTR) {
+        // The application is gone; the read side notices and closes.
+        WatchReadable();
+      }
+      return;
+    }
+    size_t written = static_cast<size_t>(n);
+    bytes_in_ += written;
+    rx_queued_ -= written;
+    for (size_t left = written; pcb_ != nullptr && left > 0;) {
+      size_t part = std::min(left, kMaxLwipLength);
+      tcp_recved(pcb_, static_cast<u16_t>(part));
+      left -= part;
+    }
+    rx_offset_ += written;
+    while (!rx_queue_.empty() && rx_offset_ >= rx_queue_.front()->tot_len) {
+      rx_offset_ -= rx_queue_.front()->tot_len;
+      pbuf_free(rx_queue_.front());
+      rx_queue_.pop_front();
+    }
+  }
+  if (rx_queue_.empty() && remote_fin_ && !fin_to_app_ && pair_.is_open()) {
+    fin_to_app_ = true;
+    shutdown(pair_.native_handle(), SHUT_WR);
+  }
+}
+
+// --- Application -> network ---------------------------------------------------
+
+err_t TcpSocket::OnSent(void* arg, tcp_pcb*, u16_t) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self != nullptr && self->waiting_for_sndbuf_) {
+    self->waiting_for_sndbuf_ = false;
+    self->PumpFromApp();
+  }
+  return ERR_OK;
+}
+
+void TcpSocket::PumpFromApp() {
+  if (state_ != State::kConnected) return;
+  if (tx_buffer_.empty()) tx_buffer_.resize(kTxChunk);
+  bool wrote = false;
+  while (pcb_ != nullptr && !app_eof_) {
+    size_t space = tcp_sndbuf(pcb_);
+    if (space == 0 || tcp_sndqueuelen(pcb_) + kQueueHeadroom >= TCP_SND_QUEUELEN) {
+      waiting_for_sndbuf_ = true;
+      break;
+    }
+    ssize_t n = read(pair_.native_handle(), tx_buffer_.data(),
+                     std::min(space, tx_buffer_.size()));
+    if (n > 0) {
+      // tcp_sndbuf() promised the room, so tcp_write takes it all.
+      for (size_t off = 0; off < static_cast<size_t>(n);) {
+        size_t part = std::min(static_cast<size_t>(n) - off, kMaxLwipLength);
+        u8_t flags = TCP_WRITE_FLAG_COPY;
+        if (off + part < static_cast<size_t>(n)) flags |= TCP_WRITE_FLAG_MORE;
+        err_t err = tcp_write(pcb_, tx_buffer_.data() + off, static_cast<u16_t>(part), flags);
+        if (err != ERR_OK) {
+          // Out of memory: nothing sane to do with bytes we cannot queue.
+          tcp_abort(pcb_);  // Calls OnError, which fails the socket.
+          return;
+        }
+        off += part;
+      }
+      bytes_out_ += static_cast<uint64_t>(n);
+      wrote = true;
+      continue;
+    }
+    if (n == 0) {
+      if (PairHungUp()) {
+        OnAppClosed(false);
+        return;
+      }
+      // shutdown(SHUT_WR) by the application: FIN after the data.
+      app_eof_ = true;
+      if (remote_fin_) {
+        if (tcp_close(pcb_) != ERR_OK) tcp_abort(pcb_);
+        DetachPcb();
+      } else {
+        tcp_shutdown(pcb_, 0, 1);
+      }
+      // Keep watching: the application's final close still has to be seen.
+      WatchReadable();
+      return;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      WatchReadable();
+      break;
+    }
+    if (errno == EINTR) continue;
+    // ECONNRESET: the application closed with data it never read.
+    OnAppClosed(true);
+    return;
+  }
+  if (wrote && pcb_ != nullptr) tcp_output(pcb_);
+  if (pcb_ == nullptr && state_ == State::kConnected && app_eof_) {
+    // Both FINs done and lwIP owns the PCB: wait for the final close.
+    if (PairHungUp()) {
+      OnAppClosed(false);
+    } else {
+      WatchReadable();
+    }
+  }
+}
+
+// --- Errors and closing -------------------------------------------------------
+
+void TcpSocket::OnError(void* arg, err_t err) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self == nullptr) return;
+  self->pcb_ = nullptr;  // lwIP has freed it.
+  if (self->state_ == State::kConnecting) {
+    self->FinishConnect(LwipErrToErrno(err, /*connecting=*/true));
+  } else if (err == ERR_CLSD) {
+    self->FlushToApp();
+  } else {
+    self->Fail(LwipErrToErrno(err));
+  }
+}
+
+void TcpSocket::Fail(int error) {
+  pending_error_ = error;
+  for (pbuf* p : rx_queue_) pbuf_free(p);
+  rx_queue_.clear();
+  rx_offset_ = 0;
+  rx_queued_ = 0;
+  DetachPcb();
+  CloseListeners();
+  ClosePair();
+  state_ = State::kClosed;
+  MaybeDrop();
+}
+
+void TcpSocket::OnAppClosed(bool reset) {
+  if (state_ == State::kListening) {
+    CloseListeners();
+  } else if (pcb_ != nullptr) {
+    bool abort = reset || (linger_on_ && linger_seconds_ == 0) ||
+                 !rx_queue_.empty() || state_ == State::kConnecting;
+    tcp_pcb* pcb = pcb_;
+    DetachPcb();
+    if (abort || tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
+  }
+  for (pbuf* p : rx_queue_) pbuf_free(p);
+  rx_queue_.clear();
+  rx_queued_ = 0;
+  ClosePair();
+  state_ = State::kClosed;
+  MaybeDrop();
+}
+
+void TcpSocket::CloseListeners() {
+  for (tcp_pcb* lpcb : listeners_) {
+    tcp_arg(lpcb, nullptr);
+    tcp_accept(lpcb, nullptr);
+    tcp_close(lpcb);
+  }
+  listeners_.clear();
+  // Connections the application never accepted are reset, as Linux does.
+  // Their records died with the listener's fd, which closed their fds.
+  for (auto& weak : accept_queue_) {
+    if (auto s = weak.lock(); s && s->state_ != State::kClosed && s->PairHungUp()) {
+      s->OnAppClosed(/*reset=*/true);
+    }
+  }
+  accept_queue_.clear();
+}
+
+// --- Connect ------------------------------------------------------------------
+
+int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
+                       int app_sndbuf, int app_fd) {
+  auto refuse = [&](int error) {
+    close(app_fd);
+    return error;
+  };
+  switch (state_) {
+    case State::kConnecting: return refuse(EALREADY);
+    case State::kConnected: return refuse(EISCONN);
+    case State::kListening: return refuse(EISCONN);
+    case State::kClosed: return refuse(pending_error_ ? pending_error_ : EBADF);
+    case State::kOpen: break;
+  }
+  if (pcb_ == nullptr) return refuse(EBADF);
+  ip_addr_t ip;
+  uint16_t port;
+  if (int error = FromWire(address, family_, v6only_, &ip, &port)) return refuse(error);
+  if (ip_addr_isany(&ip)) {
+    // Linux connects "any" to the loopback address.
+    if (IP_IS_V4(&ip)) {
+      ip_addr_set_ip4_u32(&ip, PP_HTONL(INADDR_LOOPBACK));
+    } else {
+      ip_addr_set_zero_ip6(&ip);
+      ip_2_ip6(&ip)->addr[3] = PP_HTONL(1);
+    }
+  }
+  err_t err = tcp_connect(pcb_, &ip, port, &TcpSocket::OnConnected);
+  if (err != ERR_OK) return refuse(LwipErrToErrno(err, true));
+  state_ = State::kConnecting;
+  gate_bytes_ = gate_bytes;
+  app_sndbuf_ = app_sndbuf;
+  app_fd_ = app_fd;
+  peer_ = ToWire(ip, port, family_);
+  if (syncnt_ > 0) tcp_poll(pcb_, &TcpSocket::OnPoll, 1);
+  return EINPROGRESS;
+}
+
+err_t TcpSocket::OnPoll(void* arg, tcp_pcb* pcb) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self == nullptr || self->state_ != State::kConnecting) return ERR_OK;
+  // TCP_SYNCNT: give up once the SYN was retransmitted that many times
+  // and the last retransmission timed out too.
+  if (pcb->nrtx > self->syncnt_) {
+    tcp_abort(pcb);  // OnError fails the connect with ETIMEDOUT.
+    return ERR_ABRT;
+  }
+  return ERR_OK;
+}
+
+err_t TcpSocket::OnConnected(void* arg, tcp_pcb* pcb, err_t err) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self == nullptr) return ERR_OK;
+  if (err != ERR_OK) {
+    self->FinishConnect(LwipErrToErrno(err, true));
+    return ERR_OK;
+  }
+  tcp_poll(pcb, nullptr, 0);
+  self->FinishConnect(0);
+  return ERR_OK;
+}
+
+void TcpSocket::FinishConnect(int error) {
+  if (error != 0) {
+    if (app_fd_ >= 0) close(app_fd_);
+    app_fd_ = -1;
+    // Closing our end with the gate bytes unread makes the application's
+    // fd report POLLOUT|POLLHUP|POLLERR, as a failed connect does.
+    Fail(error);
+    return;
+  }
+  state_ = State::kConnected;
+  if (app_fd_ >= 0) {
+    if (app_sndbuf_ > 0) {
+      setsockopt(app_fd_, SOL_SOCKET, SO_SNDBUF, &app_sndbuf_, sizeof(app_sndbuf_));
+    }
+    close(app_fd_);
+    app_fd_ = -1;
+  }
+  // The gate bytes are the first bytes on the pair; once they are gone the
+  // application's fd turns writable.
+  uint8_t sink[4096];
+  while (gate_bytes_ > 0) {
+    ssize_t n = read(pair_.native_handle(), sink, std::min<size_t>(gate_bytes_, sizeof(sink)));
+    if (n <= 0) break;
+    gate_bytes_ -= static_cast<uint32_t>(n);
+  }
+  WatchReadable();
+  FlushToApp();
+}
+
+// --- Listen and accept ----------------------------------------------------------
+
+int TcpSocket::Listen(int backlog) {
+  if (state_ == State::kListening) return 0;
+  if (state_ != State::kOpen || pcb_ == nullptr) return EINVAL;
+  if (pcb_->local_port == 0) {
+    err_t err = tcp_bind(pcb_, &pcb_->local_ip, 0);
+    if (err != ERR_OK) return LwipErrToErrno(err);
+  }
+  // Linux queues backlog + 1 connections; lwIP's backlog is a u8.
+  int limit = backlog < 0 ? 255 : std::min(backlog + 1, 255);
+  err_t err = ERR_OK;
+  tcp_pcb* pcb = pcb_;
+  DetachPcb();
+  tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb, static_cast<u8_t>(limit), &err);
+  if (lpcb == nullptr) {
+    AttachPcb(pcb);
+    return LwipErrToErrno(err);
+  }
+  tcp_arg(lpcb, this);
+  tcp_accept(lpcb, &TcpSocket::OnAccept);
+  listeners_.push_back(lpcb);
+  state_ = State::kListening;
+  WatchReadable();
+  return 0;
+}
+
+void TcpSocket::OnPairReadableWhileListening() {
+  uint8_t sink[256];
+  ssize_t n;
+  while ((n = read(pair_.native_handle(), sink, sizeof(sink))) > 0) {
+  }
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+    OnAppClosed(false);
+    return;
+  }
+  WatchReadable();
+}
+
+err_t TcpSocket::OnAccept(void* arg, tcp_pcb* newpcb, err_t err) {
+  auto* self = static_cast<TcpSocket*>(arg);
+  if (self == nullptr || err != ERR_OK || newpcb == nullptr) return ERR_VAL;
+  return self->Accept(newpcb);
+}
+
+err_t TcpSocket::Accept(tcp_pcb* newpcb) {
+  uint64_t id = table_->NextId();
+  SocketTable::Pair pair;
+  if (table_->NewPair(id, &pair) != 0) return ERR_MEM;
+  auto s = std::make_shared<TcpSocket>(table_, id, family_, pair.stack_fd,
+                                       newpcb, State::kConnected);
+  s->set_owner(owner_pid_, owner_uid_);
+  s->listener_ = weak_from_this();
+  socket::v1::AcceptRecord record;
+  *record.mutable_local() = ToWire(newpcb->local_ip, newpcb->local_port, family_);
+  *record.mutable_peer() = s->peer_;
+  std::string body = record.SerializeAsString();
+  uint8_t buf[kAcceptRecordBytes] = {};
+  if (body.size() + 4 > sizeof(buf)) {
+    s->DetachPcb();
+    close(pair.app_fd);
+    return ERR_MEM;
+  }
+  buf[0] = 1;
+  buf[2] = static_cast<uint8_t>(body.size());
+  std::memcpy(buf + 4, body.data(), body.size());
+  iovec iov{buf, sizeof(buf)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &pair.app_fd, sizeof(int));
+  ssize_t sent = sendmsg(pair_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  close(pair.app_fd);
+  if (sent != static_cast<ssize_t>(sizeof(buf))) {
+    // The accept queue on the pair is full: refuse like a full backlog.
+    s->DetachPcb();
+    return ERR_MEM;
+  }
+  table_->Add(s, pair.app_ino);
+  tcp_backlog_delayed(newpcb);
+  s->backlog_delayed_ = true;
+  accept_queue_.push_back(s);
+  s->Start();
+  Tick();
+  return ERR_OK;
+}
+
+void TcpSocket::Tick() {
+  if (state_ != State::kListening || accept_queue_.empty()) return;
+  int outq = 0;
+  if (ioctl(pair_.native_handle(), SIOCOUTQ, &outq) != 0) return;
+  size_t unread = (static_cast<size_t>(outq) + kAcceptRecordBytes - 1) / kAcceptRecordBytes;
+  while (accept_queue_.size() > unread) {
+    if (auto s = accept_queue_.front().lock();
+        s && s->backlog_delayed_ && s->pcb_ != nullptr) {
+      tcp_backlog_accepted(s->pcb_);
+      s->backlog_delayed_ = false;
+    }
+    accept_queue_.pop_front();
+  }
+}
+
+// --- Bind, names, options, shutdown ---------------------------------------------
+
+int TcpSocket::Bind(const Address& address, Address* bound) {
+  if (state_ != State::kOpen || pcb_ == nullptr || pcb_->local_port != 0) return EINVAL;
+  ip_addr_t ip;
+  uint16_t port;
+  if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
+    return error == ENETUNREACH ? EADDRNOTAVAIL : error;
+  }
+  if (!IsLocalAddress(ip)) return EADDRNOTAVAIL;
+  if (reuseaddr_) ip_set_option(pcb_, SOF_REUSEADDR);
+  err_t err = tcp_bind(pcb_, &ip, port);
+  if (err != ERR_OK) return LwipErrToErrno(err);
+  return GetName(false, bound);
+}
+
+int TcpSocket::GetName(bool peer, Address* out) const {
+  if (peer) {
+    if (state_ != State::kConnected) return ENOTCONN;
+    *out = peer_;
+    return 0;
+  }
+  const tcp_pcb* pcb = pcb_ != nullptr ? pcb_ : (listeners_.empty() ? nullptr : listeners_.front());
+  if (pcb == nullptr) {
+    *out = Unspecified(family_);
+    return 0;
+  }
+  *out = ToWire(pcb->local_ip, pcb->local_port, family_);
+  return 0;
+}
+
+int TcpSocket::SetOpt(int level, int name, const OptValue& value) {
+  const int64_t v = value.int_value();
+  tcp_pcb* pcb = pcb_ != nullptr ? pcb_ : (listeners_.empty() ? nullptr : listeners_.front());
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR:
+        reuseaddr_ = v != 0;
+        if (pcb != nullptr) {
+          if (reuseaddr_) ip_set_option(pcb, SOF_REUSEADDR);
+          else ip_reset_option(pcb, SOF_REUSEADDR);
+        }
+        return 0;
+      case SO_KEEPALIVE:
+        if (pcb_ != nullptr) {
+          if (v) ip_set_option(pcb_, SOF_KEEPALIVE);
+          else ip_reset_option(pcb_, SOF_KEEPALIVE);
+        }
+        return 0;
+      case SO_LINGER:
+        if (!value.has_linger()) return EINVAL;
+        linger_on_ = value.linger().on();
+        linger_seconds_ = value.linger().seconds();
+        return 0;
+      case SO_RCVBUF:
+        rcvbuf_ = static_cast<int>(v);
+        return 0;
+      case SO_SNDBUF:
+        sndbuf_ = static_cast<int>(v);
+        return 0;
+      default:
+        return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_TCP) {
+    if (name != TCP_NODELAY && name != TCP_SYNCNT && (v < 1 || v > 32767)) return EINVAL;
+    switch (name) {
+      case TCP_NODELAY:
+        if (pcb_ != nullptr) {
+          if (v) tcp_nagle_disable(pcb_);
+          else tcp_nagle_enable(pcb_);
+        }
+        return 0;
+      case TCP_KEEPIDLE:
+        if (pcb_ != nullptr) pcb_->keep_idle = static_cast<u32_t>(v) * 1000;
+        return 0;
+      case TCP_KEEPINTVL:
+        if (pcb_ != nullptr) pcb_->keep_intvl = static_cast<u32_t>(v) * 1000;
+        return 0;
+      case TCP_KEEPCNT:
+        if (pcb_ != nullptr) pcb_->keep_cnt = static_cast<u32_t>(v);
+        return 0;
+      case TCP_SYNCNT:
+        if (v < 1 || v > 127) return EINVAL;
+        syncnt_ = static_cast<int>(v);
+        return 0;
+      default:
+        return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+    if (family_ != AF_INET6) return ENOPROTOOPT;
+    if (state_ != State::kOpen || (pcb_ != nullptr && pcb_->local_port != 0)) return EINVAL;
+    v6only_ = v != 0;
+    if (pcb_ != nullptr) {
+      u8_t type = v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY;
+      IP_SET_TYPE_VAL(pcb_->local_ip, type);
+      IP_SET_TYPE_VAL(pcb_->remote_ip, type);
+    }
+    return 0;
+  }
+  return ENOPROTOOPT;
+}
+
+int TcpSocket::GetOpt(int level, int name, OptValue* value) {
+  auto set = [&](int64_t v) {
+    value->set_int_value(v);
+    return 0;
+  };
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR: return set(reuseaddr_);
+      case SO_KEEPALIVE: return set(pcb_ != nullptr && ip_get_option(pcb_, SOF_KEEPALIVE));
+      case SO_LINGER:
+        value->mutable_linger()->set_on(linger_on_);
+        value->mutable_linger()->set_seconds(linger_seconds_);
+        return 0;
+      case SO_ERROR: {
+        int error = pending_error_;
+        pending_error_ = 0;
+        return set(error);
+      }
+      case SO_TYPE: return set(SOCK_STREAM);
+      case SO_DOMAIN: return set(family_);
+      case SO_PROTOCOL: return set(IPPROTO_TCP);
+      case SO_ACCEPTCONN: return set(state_ == State::kListening);
+      // Linux reports twice the value set, the kernel's bookkeeping share.
+      case SO_RCVBUF: return set(rcvbuf_ ? 2 * rcvbuf_ : TCP_WND);
+      case SO_SNDBUF: return set(sndbuf_ ? 2 * sndbuf_ : TCP_SND_BUF);
+      default: return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_TCP) {
+    switch (name) {
+      case TCP_NODELAY: return set(pcb_ != nullptr && tcp_nagle_disabled(pcb_));
+      case TCP_KEEPIDLE: return set(pcb_ ? pcb_->keep_idle / 1000 : TCP_KEEPIDLE_DEFAULT / 1000);
+      case TCP_KEEPINTVL: return set(pcb_ ? pcb_->keep_intvl / 1000 : TCP_KEEPINTVL_DEFAULT / 1000);
+      case TCP_KEEPCNT: return set(pcb_ ? pcb_->keep_cnt : TCP_KEEPCNT_DEFAULT);
+      case TCP_SYNCNT: return set(syncnt_ ? syncnt_ : TCP_SYNMAXRTX);
+      case TCP_MAXSEG: return set(pcb_ ? tcp_mss(pcb_) : TCP_MSS);
+      default: return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
+    if (family_ != AF_INET6) return ENOPROTOOPT;
+    return set(v6only_);
+  }
+  return ENOPROTOOPT;
+}
+
+int TcpSocket::Shutdown(int how, int app_fd) {
+  if (how < SHUT_RD || how > SHUT_RDWR) return EINVAL;
+  if (state_ == State::kListening) return 0;
+  if (state_ != State::kConnected) return ENOTCONN;
+  if (how == SHUT_RD || how == SHUT_RDWR) {
+    app_read_shut_ = true;
+    for (pbuf* p : rx_queue_) {
+      if (pcb_ != nullptr) tcp_recved(pcb_, p->tot_len);
+      pbuf_free(p);
+    }
+    rx_queue_.clear();
+    rx_offset_ = 0;
+    rx_queued_ = 0;
+    shutdown(app_fd, SHUT_RD);
+  }
+  if (how == SHUT_WR || how == SHUT_RDWR) {
+    // The pair carries the rest of the data, then EOF: PumpFromApp sends
+    // the FIN after the last byte.
+    shutdown(app_fd, SHUT_WR);
+  }
+  return 0;
+}
+
+SocketSummary TcpSocket::Summary() const {
+  static const char* const kStates[] = {"open", "listening", "connecting",
+                                        "connected", "closed"};
+  SocketSummary s;
+  s.id = id_;
+  s.family = family_;
+  s.state = kStates[static_cast<int>(state_)];
+  if (pcb_ != nullptr && state_ == State::kConnected) {
+    static const char* const kTcpStates[] = {
+        "CLOSED",     "LISTEN",     "SYN_SENT", "SYN_RCVD",  "ESTABLISHED",
+        "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK",
+        "TIME_WAIT"};
+    s.state = kTcpStates[pcb_->state];
+  }
+  GetName(false, &s.local);
+  if (state_ == State::kConnected || state_ == State::kConnecting) s.peer = peer_;
+  s.owner_pid = owner_pid_;
+  s.owner_uid = owner_uid_;
+  s.bytes_in = bytes_in_;
+  s.bytes_out = bytes_out_;
+  s.rx_queued = rx_queued_;
+  s.tx_queued = pcb_ != nullptr ? TCP_SND_BUF - tcp_sndbuf(pcb_) : 0;
+  return s;
+}
+
+}  // namespace stackd

@@ -1,0 +1,169 @@
+// TcpSocket: one application TCP socket, i.e. an lwIP PCB (or several
+// listening PCBs) joined to stackd's end of a socketpair whose other end the
+// application holds. docs/socket-protocol.md is the contract: how connect,
+// data, FIN, RST, close and accept look on the pair.
+//
+// Thread: the stack thread only (lwIP callbacks and Asio handlers run
+// there). A TcpSocket is owned by its SocketTable, which the socket asks to
+// drop it once both the PCB and the application's fd are gone.
+#ifndef STACKD_SOCKETS_TCP_SOCKET_H_
+#define STACKD_SOCKETS_TCP_SOCKET_H_
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lwip/tcp.h"
+#include "proto/socket.pb.h"
+
+namespace stackd {
+
+class SocketTable;
+
+// What an operator sees of a socket (ListSockets).
+struct SocketSummary {
+  uint64_t id = 0;
+  std::string state;
+  socket::v1::Address local;
+  socket::v1::Address peer;
+  pid_t owner_pid = 0;
+  uid_t owner_uid = 0;
+  uint64_t bytes_in = 0;   // From the network to the application.
+  uint64_t bytes_out = 0;  // From the application to the network.
+  uint64_t rx_queued = 0;  // Received, not yet handed to the application.
+  uint64_t tx_queued = 0;  // Taken from the application, not yet acked.
+  int family = 0;
+};
+
+class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
+ public:
+  enum class State { kOpen, kListening, kConnecting, kConnected, kClosed };
+
+  // The socket's side of the pair, ready for use: `pair_fd` is stackd's
+  // end (ownership passes to the socket). `pcb` is a fresh PCB, or an
+  // accepted one (then `state` is kConnected).
+  TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
+            tcp_pcb* pcb, State state);
+  ~TcpSocket();
+  TcpSocket(const TcpSocket&) = delete;
+  TcpSocket& operator=(const TcpSocket&) = delete;
+
+  // Starts watching the pair. Call once, after the table holds the socket.
+  void Start();
+
+  // The control calls. Each returns 0 or an errno value, as the library
+  // will return it (see proto/socket.proto for the errors of each).
+  int Bind(const socket::v1::Address& address, socket::v1::Address* bound);
+  int Listen(int backlog);
+  // `app_fd` is a copy of the application's fd, kept until the handshake
+  // ends (to restore its send buffer); ownership passes to the socket.
+  int Connect(const socket::v1::Address& address, uint32_t gate_bytes,
+              int app_sndbuf, int app_fd);
+  int GetName(bool peer, socket::v1::Address* out) const;
+  int SetOpt(int level, int name, const socket::v1::OptValue& value);
+  int GetOpt(int level, int name, socket::v1::OptValue* value);
+  // `app_fd` is the application's fd (borrowed): SHUT_WR and SHUT_RD act on
+  // it so the pair shows the same thing a TCP socket would.
+  int Shutdown(int how, int app_fd);
+
+  // Housekeeping from the stack thread's timer: accept-queue accounting.
+  void Tick();
+
+  void set_owner(pid_t pid, uid_t uid) {
+    owner_pid_ = pid;
+    owner_uid_ = uid;
+  }
+  uint64_t id() const { return id_; }
+  SocketSummary Summary() const;
+
+ private:
+  // lwIP callbacks (arg is the TcpSocket).
+  static err_t OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
+  static err_t OnSent(void* arg, tcp_pcb* pcb, u16_t len);
+  static void OnError(void* arg, err_t err);
+  static err_t OnConnected(void* arg, tcp_pcb* pcb, err_t err);
+  static err_t OnAccept(void* arg, tcp_pcb* pcb, err_t err);
+  static err_t OnPoll(void* arg, tcp_pcb* pcb);
+
+  void AttachPcb(tcp_pcb* pcb);
+  void DetachPcb();
+  void WatchReadable();
+  void WatchWritable();
+  // Network -> application: writes what lwIP gave us to the pair.
+  void FlushToApp();
+  // Application -> network: reads the pair into lwIP's send buffer.
+  void PumpFromApp();
+  void OnPairReadableWhileListening();
+  // Ends a connection attempt: 0 on success, else the errno.
+  void FinishConnect(int error);
+  // The pcb is gone (RST, timeout): record `error` and close our end.
+  void Fail(int error);
+  // The application closed every copy of its fd.
+  void OnAppClosed(bool reset);
+  // Accept: hands a new connection to the application.
+  err_t Accept(tcp_pcb* newpcb);
+  void CloseListeners();
+  void ClosePair();
+  void MaybeDrop();
+  bool PairHungUp() const;
+
+  SocketTable* table_;
+  const uint64_t id_;
+  const int family_;
+  State state_;
+  tcp_pcb* pcb_ = nullptr;
+  std::vector<tcp_pcb*> listeners_;
+  mutable boost::asio::posix::stream_descriptor pair_;
+  bool watching_read_ = false;
+  bool watching_write_ = false;
+
+  // Options.
+  bool v6only_ = false;
+  bool reuseaddr_ = false;
+  bool linger_on_ = false;
+  int linger_seconds_ = 0;
+  int rcvbuf_ = 0;
+  int sndbuf_ = 0;
+  int syncnt_ = 0;  // 0: lwIP's default.
+  int pending_error_ = 0;
+
+  // Connect in progress.
+  uint32_t gate_bytes_ = 0;
+  int app_sndbuf_ = 0;
+  int app_fd_ = -1;
+  socket::v1::Address peer_;
+
+  // Network -> application.
+  std::deque<pbuf*> rx_queue_;
+  size_t rx_offset_ = 0;  // Into rx_queue_.front().
+  uint64_t rx_queued_ = 0;
+  bool remote_fin_ = false;
+  bool app_read_shut_ = false;  // shutdown(SHUT_RD): drop what arrives.
+  bool fin_to_app_ = false;     // We did shutdown(pair, SHUT_WR).
+
+  // Application -> network.
+  std::vector<uint8_t> tx_buffer_;
+  bool app_eof_ = false;
+  bool waiting_for_sndbuf_ = false;
+
+  // Listening: connections handed to the application, oldest first, whose
+  // records it may not have read yet.
+  std::deque<std::weak_ptr<TcpSocket>> accept_queue_;
+  std::weak_ptr<TcpSocket> listener_;  // For an accepted socket.
+  bool backlog_delayed_ = false;
+
+  pid_t owner_pid_ = 0;
+  uid_t owner_uid_ = 0;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+};
+
+}  // namespace stackd
+
+#endif  // STACKD_SOCKETS_TCP_SOCKET_H_
