@@ -71,6 +71,13 @@ class Daemon : public admin::AdminBackend {
         });
   }
 
+  absl::StatusOr<admin::v1::ListSocketsResponse> ListSockets() override {
+    return CallOnStackThread<admin::v1::ListSocketsResponse>(
+        io_, [this]() -> absl::StatusOr<admin::v1::ListSocketsResponse> {
+          return DescribeSockets(*sockets_);
+        });
+  }
+
   absl::Status Run() {
     identity_ = {config_.path, config_.netns, std::chrono::steady_clock::now()};
     auto path = PathSocket::Listen(config_.path);

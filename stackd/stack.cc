@@ -1,5 +1,6 @@
 #include "stackd/stack.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +22,10 @@ namespace {
 
 constexpr size_t kEthernetHeader = 14;
 constexpr size_t kVlanTag = 4;
+// Ethernet's minimum frame without the FCS. lwIP reads fixed-size headers
+// (ARP, IPv4, IPv6) before checking the frame's length, trusting a NIC to
+// pad short frames to this size; a TAP does not.
+constexpr size_t kMinFrame = 60;
 
 Stack* live_stack = nullptr;
 
@@ -124,7 +129,8 @@ absl::Status Stack::Start() {
   }
 
   for (const auto& g : options_.gateways) {
-    bool on_link = false;
+    // IPv6 routers are usually named by their link-local address.
+    bool on_link = g.family == AF_INET6 && g.bytes[0] == 0xfe && (g.bytes[1] & 0xc0) == 0x80;
     for (const auto& a : options_.addresses) on_link |= InPrefix(a, g);
     if (!on_link) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -196,18 +202,31 @@ void Stack::Input(const uint8_t* frame, size_t len) {
   LINK_STATS_INC(link.recv);
   // lwIP answers ARP only for the address of the netif a frame arrives on;
   // IP packets are matched against every netif by ip4_input/ip6_input. So
-  // ARP goes to each IPv4 netif, everything else to the primary one.
+  // ARP goes to each IPv4 netif, everything else to one netif.
   bool is_arp = frame[12] == 0x08 && frame[13] == 0x06;
+  // An IPv4 packet enters through the netif that owns its destination:
+  // lwIP sends ICMP echo replies out of the netif a request came in on.
+  netif* ip_target = primary;
+  if (netifs_.size() > 1 && frame[12] == 0x08 && frame[13] == 0x00 &&
+      len >= kEthernetHeader + 20) {
+    ip4_addr_t dst;
+    std::memcpy(&dst.addr, frame + kEthernetHeader + 16, sizeof(dst.addr));
+    for (netif* nif : netifs_) {
+      if (ip4_addr_eq(netif_ip4_addr(nif), &dst)) ip_target = nif;
+    }
+  }
   size_t targets = is_arp ? netifs_.size() : 1;
   for (size_t i = 0; i < targets; ++i) {
-    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(len), PBUF_RAM);
+    size_t padded = std::max(len, kMinFrame);
+    pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(padded), PBUF_RAM);
     if (p == nullptr) {
       ++rx_dropped_;
       LINK_STATS_INC(link.memerr);
       return;
     }
     std::memcpy(p->payload, frame, len);
-    netif* nif = is_arp ? netifs_[i] : primary;
+    std::memset(static_cast<uint8_t*>(p->payload) + len, 0, padded - len);
+    netif* nif = is_arp ? netifs_[i] : ip_target;
     if (nif->input(p, nif) != ERR_OK) pbuf_free(p);
   }
 }

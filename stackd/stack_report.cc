@@ -1,5 +1,6 @@
 #include "stackd/stack_report.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -135,6 +136,40 @@ admin::v1::Stack DescribeStack(const Stack& stack, const StackIdentity& id) {
   AddCounters("ip6_frag", lwip_stats.ip6_frag, &out);
   AddCounters("icmp6", lwip_stats.icmp6, &out);
   AddCounters("nd6", lwip_stats.nd6, &out);
+  return out;
+}
+
+namespace {
+
+std::string Endpoint(const socket::v1::Address& a) {
+  IpAddress ip;
+  ip.family = a.family();
+  size_t n = std::min(a.ip().size(), ip.bytes.size());
+  std::memcpy(ip.bytes.data(), a.ip().data(), n);
+  std::string host = ip.ToString();
+  if (a.family() == AF_INET6) host = absl::StrCat("[", host, "]");
+  return absl::StrCat(host, ":", a.port());
+}
+
+}  // namespace
+
+admin::v1::ListSocketsResponse DescribeSockets(const SocketTable& table) {
+  admin::v1::ListSocketsResponse out;
+  for (const SocketSummary& s : table.List()) {
+    auto* entry = out.add_sockets();
+    entry->set_id(s.id);
+    entry->set_protocol("tcp");
+    entry->set_family(s.family == AF_INET ? "inet" : "inet6");
+    entry->set_state(s.state);
+    entry->set_local(Endpoint(s.local));
+    if (s.peer.port() != 0) entry->set_remote(Endpoint(s.peer));
+    entry->set_owner_pid(s.owner_pid);
+    entry->set_owner_uid(s.owner_uid);
+    entry->set_bytes_in(s.bytes_in);
+    entry->set_bytes_out(s.bytes_out);
+    entry->set_rx_queued(s.rx_queued);
+    entry->set_tx_queued(s.tx_queued);
+  }
   return out;
 }
 

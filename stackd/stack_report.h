@@ -7,6 +7,7 @@
 #include <string>
 
 #include "proto/admin.pb.h"
+#include "stackd/sockets/socket_table.h"
 #include "stackd/stack.h"
 
 namespace stackd {
@@ -20,6 +21,9 @@ struct StackIdentity {
 
 // Describes `stack`. Stack thread only (reads lwIP's state).
 admin::v1::Stack DescribeStack(const Stack& stack, const StackIdentity& id);
+
+// Lists the sockets in `table`. Stack thread only.
+admin::v1::ListSocketsResponse DescribeSockets(const SocketTable& table);
 
 }  // namespace stackd
 

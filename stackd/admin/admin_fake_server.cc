@@ -18,6 +18,9 @@ namespace {
 
 class FakeBackend final : public AdminBackend {
  public:
+  absl::StatusOr<v1::ListSocketsResponse> ListSockets() override {
+    return v1::ListSocketsResponse();
+  }
   absl::StatusOr<v1::Stack> GetStack() override {
     v1::Stack stack;
     stack.set_path("/dev/net/fake-stack");

@@ -121,6 +121,15 @@ grpc::Status AdminService::ListInterfaces(
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::ListSockets(grpc::ServerContext* /*context*/,
+                                       const v1::ListSocketsRequest* /*request*/,
+                                       v1::ListSocketsResponse* response) {
+  absl::StatusOr<v1::ListSocketsResponse> sockets = backend_->ListSockets();
+  if (!sockets.ok()) return ToGrpcStatus(sockets.status());
+  *response = *std::move(sockets);
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartAdminServer(
     const std::string& endpoint, AdminService* service, int* selected_port) {
   std::string socket_path;

@@ -29,6 +29,9 @@ class AdminBackend {
   // Errors are passed to the gRPC client with the same code, e.g.
   // absl::UnavailableError when the stack thread is gone or does not answer.
   virtual absl::StatusOr<v1::Stack> GetStack() = 0;
+
+  // Every socket of the stack, from the stack thread. Same contract.
+  virtual absl::StatusOr<v1::ListSocketsResponse> ListSockets() = 0;
 };
 
 // The StackAdmin service over an AdminBackend. Thread-safe: handlers run on
@@ -50,6 +53,9 @@ class AdminService final : public v1::StackAdmin::Service {
   grpc::Status ListInterfaces(grpc::ServerContext* context,
                               const v1::ListInterfacesRequest* request,
                               v1::ListInterfacesResponse* response) override;
+  grpc::Status ListSockets(grpc::ServerContext* context,
+                           const v1::ListSocketsRequest* request,
+                           v1::ListSocketsResponse* response) override;
 
  private:
   AdminBackend* const backend_;

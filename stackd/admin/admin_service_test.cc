@@ -64,6 +64,15 @@ v1::Stack FakeStack() {
 class FakeBackend final : public AdminBackend {
  public:
   absl::StatusOr<v1::Stack> GetStack() override { return answer_; }
+  absl::StatusOr<v1::ListSocketsResponse> ListSockets() override {
+    if (!answer_.ok()) return answer_.status();
+    v1::ListSocketsResponse sockets;
+    auto* s = sockets.add_sockets();
+    s->set_id(7);
+    s->set_state("ESTABLISHED");
+    s->set_local("10.42.0.2:80");
+    return sockets;
+  }
   void set_answer(absl::StatusOr<v1::Stack> answer) {
     answer_ = std::move(answer);
   }
@@ -116,6 +125,17 @@ TEST_F(AdminServiceTest, GetStackReturnsTheBackendsStack) {
   EXPECT_EQ(stack.counters(0).protocol(), "tcp");
   EXPECT_EQ(stack.counters(0).name(), "drop");
   EXPECT_EQ(stack.counters(0).value(), 5u);
+}
+
+TEST_F(AdminServiceTest, ListSocketsReturnsTheBackendsSockets) {
+  grpc::ClientContext context;
+  v1::ListSocketsResponse response;
+  grpc::Status status = stub_->ListSockets(&context, {}, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.sockets_size(), 1);
+  EXPECT_EQ(response.sockets(0).id(), 7u);
+  EXPECT_EQ(response.sockets(0).state(), "ESTABLISHED");
+  EXPECT_EQ(response.sockets(0).local(), "10.42.0.2:80");
 }
 
 TEST_F(AdminServiceTest, ListInterfacesReturnsTheStacksInterfaces) {

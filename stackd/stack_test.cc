@@ -1,0 +1,1014 @@
+// Stack over a fake link: the test hands Ethernet frames to Stack::Input()
+// and reads back the frames lwIP sends. No TAP, no root, no real time (lwIP's
+// clock is a fake that only the test moves).
+#include "stackd/stack.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "lwip/ip_addr.h"
+#include "lwip/stats.h"
+#include "lwip/tcp.h"
+#include "stackd/addresses.h"
+#include "stackd/lwip_port/sys_arch.h"
+
+namespace stackd {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+using Mac = std::array<uint8_t, 6>;
+using Ip4 = std::array<uint8_t, 4>;
+using Ip6 = std::array<uint8_t, 16>;
+
+constexpr Mac kStackMac = {0x02, 0, 0, 0, 0, 0x02};
+constexpr Mac kPeerMac = {0x02, 0, 0, 0, 0, 0x01};
+constexpr Mac kBroadcastMac = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+constexpr Mac kZeroMac = {};
+
+constexpr uint16_t kEtherIpv4 = 0x0800;
+constexpr uint16_t kEtherArp = 0x0806;
+constexpr uint16_t kEtherIpv6 = 0x86dd;
+constexpr size_t kEthHeader = 14;
+constexpr size_t kIp4Header = 20;
+constexpr size_t kIp6Header = 40;
+
+constexpr uint8_t kProtoIcmp = 1;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoIcmp6 = 58;
+
+Ip4 V4(const char* text) {
+  Ip4 out{};
+  EXPECT_EQ(inet_pton(AF_INET, text, out.data()), 1) << text;
+  return out;
+}
+
+Ip6 V6(const char* text) {
+  Ip6 out{};
+  EXPECT_EQ(inet_pton(AF_INET6, text, out.data()), 1) << text;
+  return out;
+}
+
+// Byte helpers ----------------------------------------------------------------
+
+void Put8(Bytes& b, uint8_t v) { b.push_back(v); }
+void Put16(Bytes& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+void Put32(Bytes& b, uint32_t v) {
+  Put16(b, static_cast<uint16_t>(v >> 16));
+  Put16(b, static_cast<uint16_t>(v));
+}
+template <size_t N>
+void PutArray(Bytes& b, const std::array<uint8_t, N>& a) {
+  b.insert(b.end(), a.begin(), a.end());
+}
+void PutBytes(Bytes& b, const Bytes& more) {
+  b.insert(b.end(), more.begin(), more.end());
+}
+
+uint16_t Get16(const Bytes& b, size_t at) {
+  return static_cast<uint16_t>(b.at(at) << 8 | b.at(at + 1));
+}
+uint32_t Get32(const Bytes& b, size_t at) {
+  return static_cast<uint32_t>(Get16(b, at)) << 16 | Get16(b, at + 2);
+}
+template <size_t N>
+std::array<uint8_t, N> GetArray(const Bytes& b, size_t at) {
+  std::array<uint8_t, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = b.at(at + i);
+  return out;
+}
+Bytes Slice(const Bytes& b, size_t at, size_t len) {
+  EXPECT_LE(at + len, b.size());
+  if (at + len > b.size()) return {};
+  return Bytes(b.begin() + at, b.begin() + at + len);
+}
+
+// The Internet checksum (RFC 1071) of `data`, continuing from `sum`.
+uint32_t SumWords(const uint8_t* data, size_t len, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < len; i += 2) sum += data[i] << 8 | data[i + 1];
+  if (len % 2 == 1) sum += data[len - 1] << 8;
+  return sum;
+}
+uint16_t FoldChecksum(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+uint16_t Checksum(const Bytes& data, uint32_t sum = 0) {
+  return FoldChecksum(SumWords(data.data(), data.size(), sum));
+}
+uint32_t PseudoHeaderSum4(const Ip4& src, const Ip4& dst, uint8_t proto,
+                          size_t len) {
+  uint32_t sum = SumWords(src.data(), 4);
+  sum = SumWords(dst.data(), 4, sum);
+  return sum + proto + static_cast<uint32_t>(len);
+}
+uint32_t PseudoHeaderSum6(const Ip6& src, const Ip6& dst, uint8_t next,
+                          size_t len) {
+  uint32_t sum = SumWords(src.data(), 16);
+  sum = SumWords(dst.data(), 16, sum);
+  return sum + static_cast<uint32_t>(len) + next;
+}
+// Writes the checksum of `b` (with `sum` already added) at `at`.
+void FillChecksum(Bytes& b, size_t at, uint32_t sum = 0) {
+  b[at] = b[at + 1] = 0;
+  uint16_t c = Checksum(b, sum);
+  b[at] = static_cast<uint8_t>(c >> 8);
+  b[at + 1] = static_cast<uint8_t>(c);
+}
+
+// Frame builders --------------------------------------------------------------
+
+Bytes Ethernet(const Mac& dst, const Mac& src, uint16_t type,
+               const Bytes& payload) {
+  Bytes b;
+  PutArray(b, dst);
+  PutArray(b, src);
+  Put16(b, type);
+  PutBytes(b, payload);
+  return b;
+}
+
+// An ARP packet (RFC 826) for Ethernet and IPv4.
+Bytes Arp(uint16_t op, const Mac& sha, const Ip4& spa, const Mac& tha,
+          const Ip4& tpa) {
+  Bytes b;
+  Put16(b, 1);           // Hardware: Ethernet.
+  Put16(b, kEtherIpv4);  // Protocol: IPv4.
+  Put8(b, 6);
+  Put8(b, 4);
+  Put16(b, op);
+  PutArray(b, sha);
+  PutArray(b, spa);
+  PutArray(b, tha);
+  PutArray(b, tpa);
+  return b;
+}
+constexpr uint16_t kArpRequest = 1;
+constexpr uint16_t kArpReply = 2;
+
+Bytes ArpRequestFrame(const Ip4& sender, const Ip4& target) {
+  return Ethernet(kBroadcastMac, kPeerMac, kEtherArp,
+                  Arp(kArpRequest, kPeerMac, sender, kZeroMac, target));
+}
+
+// An IPv4 header without options, with a valid checksum, then `payload`.
+Bytes Ipv4(const Ip4& src, const Ip4& dst, uint8_t proto,
+           const Bytes& payload) {
+  Bytes b;
+  Put8(b, 0x45);
+  Put8(b, 0);
+  Put16(b, static_cast<uint16_t>(kIp4Header + payload.size()));
+  Put16(b, 0x4242);  // Identification.
+  Put16(b, 0x4000);  // Don't fragment.
+  Put8(b, 64);
+  Put8(b, proto);
+  Put16(b, 0);
+  PutArray(b, src);
+  PutArray(b, dst);
+  FillChecksum(b, 10);
+  PutBytes(b, payload);
+  return b;
+}
+
+// ICMP (v4) echo request or reply with a valid checksum.
+Bytes IcmpEcho(uint8_t type, uint16_t id, uint16_t seq, const Bytes& data) {
+  Bytes b;
+  Put8(b, type);
+  Put8(b, 0);
+  Put16(b, 0);
+  Put16(b, id);
+  Put16(b, seq);
+  PutBytes(b, data);
+  FillChecksum(b, 2);
+  return b;
+}
+constexpr uint8_t kIcmpEchoReply = 0;
+constexpr uint8_t kIcmpEchoRequest = 8;
+
+// A TCP header with `options` (padded to 32 bits unless `data_offset`
+// overrides the header length field) and a valid checksum.
+Bytes Tcp(const Ip4& src, const Ip4& dst, uint16_t sport, uint16_t dport,
+          uint32_t seq, uint8_t flags, const Bytes& options,
+          int data_offset_words = -1) {
+  Bytes opts = options;
+  while (opts.size() % 4 != 0) opts.push_back(0);
+  int words = data_offset_words >= 0
+                  ? data_offset_words
+                  : static_cast<int>((20 + opts.size()) / 4);
+  Bytes b;
+  Put16(b, sport);
+  Put16(b, dport);
+  Put32(b, seq);
+  Put32(b, 0);  // Ack.
+  Put8(b, static_cast<uint8_t>(words << 4));
+  Put8(b, flags);
+  Put16(b, 65535);  // Window.
+  Put16(b, 0);      // Checksum.
+  Put16(b, 0);      // Urgent pointer.
+  PutBytes(b, opts);
+  FillChecksum(b, 16, PseudoHeaderSum4(src, dst, kProtoTcp, b.size()));
+  return b;
+}
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpAck = 0x10;
+
+// An IPv6 header, then `payload`.
+Bytes Ipv6(const Ip6& src, const Ip6& dst, uint8_t next, uint8_t hop_limit,
+           const Bytes& payload) {
+  Bytes b;
+  Put32(b, 0x60000000);
+  Put16(b, static_cast<uint16_t>(payload.size()));
+  Put8(b, next);
+  Put8(b, hop_limit);
+  PutArray(b, src);
+  PutArray(b, dst);
+  PutBytes(b, payload);
+  return b;
+}
+
+// An ICMPv6 message (type, code, then `body`) with the checksum over the
+// IPv6 pseudo-header.
+Bytes Icmp6(const Ip6& src, const Ip6& dst, uint8_t type, uint8_t code,
+            const Bytes& body) {
+  Bytes b;
+  Put8(b, type);
+  Put8(b, code);
+  Put16(b, 0);
+  PutBytes(b, body);
+  FillChecksum(b, 2, PseudoHeaderSum6(src, dst, kProtoIcmp6, b.size()));
+  return b;
+}
+constexpr uint8_t kIcmp6EchoRequest = 128;
+constexpr uint8_t kIcmp6EchoReply = 129;
+constexpr uint8_t kIcmp6NeighbourSolicitation = 135;
+constexpr uint8_t kIcmp6NeighbourAdvertisement = 136;
+constexpr uint8_t kNdOptSourceLinkAddress = 1;
+constexpr uint8_t kNdOptTargetLinkAddress = 2;
+
+// The solicited-node multicast address of `a` (RFC 4291 2.7.1) and its MAC.
+Ip6 SolicitedNode(const Ip6& a) {
+  Ip6 out = V6("ff02::1:ff00:0");
+  out[13] = a[13];
+  out[14] = a[14];
+  out[15] = a[15];
+  return out;
+}
+Mac MulticastMac(const Ip6& a) {
+  return {0x33, 0x33, a[12], a[13], a[14], a[15]};
+}
+
+// A Neighbour Solicitation for `target` from `src`, with the source
+// link-layer address option, as a whole frame to the solicited-node group.
+Bytes NeighbourSolicitationFrame(const Ip6& src, const Ip6& target) {
+  Ip6 dst = SolicitedNode(target);
+  Bytes body;
+  Put32(body, 0);  // Reserved.
+  PutArray(body, target);
+  Put8(body, kNdOptSourceLinkAddress);
+  Put8(body, 1);  // Length in units of 8 bytes.
+  PutArray(body, kPeerMac);
+  return Ethernet(MulticastMac(dst), kPeerMac, kEtherIpv6,
+                  Ipv6(src, dst, kProtoIcmp6, 255,
+                       Icmp6(src, dst, kIcmp6NeighbourSolicitation, 0, body)));
+}
+
+Bytes Icmp6EchoBody(uint16_t id, uint16_t seq, const Bytes& data) {
+  Bytes body;
+  Put16(body, id);
+  Put16(body, seq);
+  PutBytes(body, data);
+  return body;
+}
+
+Bytes Text(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+// The fake clock --------------------------------------------------------------
+
+// Only moves forward, across tests too: lwIP's timer list lives as long as
+// the process.
+uint32_t fake_now_ms = 1'000'000;
+
+// lwIP's counters, which only ever grow (16 bits: deltas are taken mod 2^16).
+uint16_t Delta(uint16_t after, uint16_t before) {
+  return static_cast<uint16_t>(after - before);
+}
+
+class StackTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLwipClockForTest([] { return fake_now_ms; });
+  }
+
+  static Stack::Options Ipv4Options() {
+    Stack::Options options;
+    options.link_name = "fake0";
+    options.mac.bytes = kStackMac;
+    options.mtu = 1500;
+    options.addresses.push_back(*IpPrefix::Parse("10.42.0.2/24"));
+    return options;
+  }
+
+  static Stack::Options Ipv6Options() {
+    Stack::Options options = Ipv4Options();
+    options.addresses.clear();
+    options.addresses.push_back(*IpPrefix::Parse("fd42::2/64"));
+    return options;
+  }
+
+  // A FrameSender that appends to sent_.
+  Stack::FrameSender Recorder() {
+    return [this](const uint8_t* frame, size_t len) {
+      sent_.emplace_back(frame, frame + len);
+      return true;
+    };
+  }
+
+  // Creates stack_ and forgets what it sent while coming up.
+  void Start(const Stack::Options& options) {
+    auto stack = Stack::Create(options, Recorder());
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = std::move(*stack);
+    sent_.clear();
+  }
+
+  void Send(const Bytes& frame) { stack_->Input(frame.data(), frame.size()); }
+
+  std::vector<Bytes> TakeSent() {
+    std::vector<Bytes> out;
+    out.swap(sent_);
+    return out;
+  }
+
+  // Teaches the stack kPeerMac for 10.42.0.1 with an ARP request, and
+  // swallows the reply.
+  void LearnPeerIpv4() {
+    Send(ArpRequestFrame(V4("10.42.0.1"), V4("10.42.0.2")));
+    ASSERT_EQ(TakeSent().size(), 1u);
+  }
+
+  // Declared before stack_, so the stack (which may still send while it
+  // shuts down) goes first.
+  std::vector<Bytes> sent_;
+  std::unique_ptr<Stack> stack_;
+};
+
+// Checks the Ethernet header of `frame` and returns its payload.
+Bytes ExpectEthernet(const Bytes& frame, const Mac& dst, uint16_t type) {
+  EXPECT_GE(frame.size(), kEthHeader);
+  if (frame.size() < kEthHeader) return {};
+  EXPECT_EQ(GetArray<6>(frame, 0), dst);
+  EXPECT_EQ(GetArray<6>(frame, 6), kStackMac);
+  EXPECT_EQ(Get16(frame, 12), type);
+  return Slice(frame, kEthHeader, frame.size() - kEthHeader);
+}
+
+// Checks an IPv4 packet's header (version, length, checksum, addresses,
+// protocol) and returns its payload.
+Bytes ExpectIpv4(const Bytes& packet, const Ip4& src, const Ip4& dst,
+                 uint8_t proto) {
+  EXPECT_GE(packet.size(), kIp4Header);
+  if (packet.size() < kIp4Header) return {};
+  EXPECT_EQ(packet[0], 0x45);
+  size_t total = Get16(packet, 2);
+  EXPECT_LE(total, packet.size());
+  EXPECT_EQ(packet[9], proto);
+  EXPECT_EQ(GetArray<4>(packet, 12), src);
+  EXPECT_EQ(GetArray<4>(packet, 16), dst);
+  EXPECT_EQ(Checksum(Slice(packet, 0, kIp4Header)), 0) << "IPv4 checksum";
+  if (total > packet.size() || total < kIp4Header) return {};
+  return Slice(packet, kIp4Header, total - kIp4Header);
+}
+
+// Checks an IPv6 header and returns its payload.
+Bytes ExpectIpv6(const Bytes& packet, const Ip6& src, const Ip6& dst,
+                 uint8_t next) {
+  EXPECT_GE(packet.size(), kIp6Header);
+  if (packet.size() < kIp6Header) return {};
+  EXPECT_EQ(packet[0] >> 4, 6);
+  size_t payload = Get16(packet, 4);
+  EXPECT_LE(kIp6Header + payload, packet.size());
+  EXPECT_EQ(packet[6], next);
+  EXPECT_EQ(GetArray<16>(packet, 8), src);
+  EXPECT_EQ(GetArray<16>(packet, 24), dst);
+  if (kIp6Header + payload > packet.size()) return {};
+  return Slice(packet, kIp6Header, payload);
+}
+
+// 1. ARP ----------------------------------------------------------------------
+
+TEST_F(StackTest, AnswersArpRequestForItsAddress) {
+  Start(Ipv4Options());
+  Send(ArpRequestFrame(V4("10.42.0.1"), V4("10.42.0.2")));
+
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes arp = ExpectEthernet(sent[0], kPeerMac, kEtherArp);
+  ASSERT_GE(arp.size(), 28u);
+  EXPECT_EQ(Get16(arp, 0), 1);           // Ethernet.
+  EXPECT_EQ(Get16(arp, 2), kEtherIpv4);  // IPv4.
+  EXPECT_EQ(arp[4], 6);
+  EXPECT_EQ(arp[5], 4);
+  EXPECT_EQ(Get16(arp, 6), kArpReply);
+  EXPECT_EQ(GetArray<6>(arp, 8), kStackMac);
+  EXPECT_EQ(GetArray<4>(arp, 14), V4("10.42.0.2"));
+  EXPECT_EQ(GetArray<6>(arp, 18), kPeerMac);
+  EXPECT_EQ(GetArray<4>(arp, 24), V4("10.42.0.1"));
+}
+
+TEST_F(StackTest, IgnoresArpRequestForOtherAddresses) {
+  Start(Ipv4Options());
+  Send(ArpRequestFrame(V4("10.42.0.1"), V4("10.42.0.99")));
+  Send(ArpRequestFrame(V4("10.42.0.1"), V4("10.43.0.2")));
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, AnswersArpForEveryIpv4Address) {
+  Stack::Options options = Ipv4Options();
+  options.addresses.push_back(*IpPrefix::Parse("10.43.0.2/16"));
+  Start(options);
+  ASSERT_EQ(stack_->link_netifs().size(), 2u);
+
+  Send(ArpRequestFrame(V4("10.43.0.1"), V4("10.43.0.2")));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes arp = ExpectEthernet(sent[0], kPeerMac, kEtherArp);
+  ASSERT_GE(arp.size(), 28u);
+  EXPECT_EQ(Get16(arp, 6), kArpReply);
+  EXPECT_EQ(GetArray<4>(arp, 14), V4("10.43.0.2"));
+  EXPECT_EQ(GetArray<4>(arp, 24), V4("10.43.0.1"));
+}
+
+// 2. ICMP echo ----------------------------------------------------------------
+
+// Checks that `frame` is an echo reply from 10.42.0.2 to 10.42.0.1.
+void ExpectEchoReply(const Bytes& frame, uint16_t id, uint16_t seq,
+                     const Bytes& data) {
+  Bytes ip = ExpectEthernet(frame, kPeerMac, kEtherIpv4);
+  Bytes icmp = ExpectIpv4(ip, V4("10.42.0.2"), V4("10.42.0.1"), kProtoIcmp);
+  ASSERT_GE(icmp.size(), 8u);
+  EXPECT_EQ(icmp[0], kIcmpEchoReply);
+  EXPECT_EQ(icmp[1], 0);
+  EXPECT_EQ(Checksum(icmp), 0) << "ICMP checksum";
+  EXPECT_EQ(Get16(icmp, 4), id);
+  EXPECT_EQ(Get16(icmp, 6), seq);
+  EXPECT_EQ(Slice(icmp, 8, icmp.size() - 8), data);
+}
+
+Bytes EchoRequestFrame(uint16_t id, uint16_t seq, const Bytes& data) {
+  return Ethernet(kStackMac, kPeerMac, kEtherIpv4,
+                  Ipv4(V4("10.42.0.1"), V4("10.42.0.2"), kProtoIcmp,
+                       IcmpEcho(kIcmpEchoRequest, id, seq, data)));
+}
+
+TEST_F(StackTest, AnswersPingFromKnownPeer) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  const Bytes data = Text("stackd ping payload, odd length");
+
+  Send(EchoRequestFrame(0x1234, 7, data));
+
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEchoReply(sent[0], 0x1234, 7, data);
+}
+
+TEST_F(StackTest, ResolvesUnknownPeerBeforeAnsweringPing) {
+  Start(Ipv4Options());
+  const Bytes data = Text("queued while ARP resolves");
+
+  Send(EchoRequestFrame(0xbeef, 1, data));
+
+  // lwIP does not learn MACs from IP packets: it asks, and queues the reply.
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes arp = ExpectEthernet(sent[0], kBroadcastMac, kEtherArp);
+  ASSERT_GE(arp.size(), 28u);
+  EXPECT_EQ(Get16(arp, 6), kArpRequest);
+  EXPECT_EQ(GetArray<6>(arp, 8), kStackMac);
+  EXPECT_EQ(GetArray<4>(arp, 14), V4("10.42.0.2"));
+  EXPECT_EQ(GetArray<4>(arp, 24), V4("10.42.0.1"));
+
+  Send(Ethernet(kStackMac, kPeerMac, kEtherArp,
+                Arp(kArpReply, kPeerMac, V4("10.42.0.1"), kStackMac,
+                    V4("10.42.0.2"))));
+
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEchoReply(sent[0], 0xbeef, 1, data);
+}
+
+TEST_F(StackTest, DropsPingWithBadChecksum) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  const stats_proto icmp_before = lwip_stats.icmp;
+
+  Bytes frame = EchoRequestFrame(1, 1, Text("x"));
+  frame.back() ^= 0xff;  // Payload no longer matches the ICMP checksum.
+  Send(frame);
+
+  EXPECT_TRUE(TakeSent().empty());
+  EXPECT_EQ(Delta(lwip_stats.icmp.chkerr, icmp_before.chkerr), 1);
+}
+
+// Disabled: fails today. Stack::Input() hands every IP packet to the first
+// netif, and lwIP's icmp_input() sends the echo reply out of the netif the
+// request came in on, which has no route to 10.43.0.1 (etharp_output returns
+// ERR_RTE), so no reply leaves. Enable once Input() picks the netif that owns
+// the IPv4 destination.
+TEST_F(StackTest, AnswersPingOnSecondIpv4Address) {
+  // The second address lives on a netif of its own.
+  Stack::Options options = Ipv4Options();
+  options.addresses.push_back(*IpPrefix::Parse("10.43.0.2/16"));
+  Start(options);
+  const Ip4 peer = V4("10.43.0.1");
+  const Ip4 second = V4("10.43.0.2");
+  Send(ArpRequestFrame(peer, second));
+  ASSERT_EQ(TakeSent().size(), 1u);
+
+  const Bytes data = Text("to the second address");
+  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4,
+                Ipv4(peer, second, kProtoIcmp,
+                     IcmpEcho(kIcmpEchoRequest, 0x2222, 3, data))));
+
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv4);
+  Bytes icmp = ExpectIpv4(ip, second, peer, kProtoIcmp);
+  ASSERT_GE(icmp.size(), 8u);
+  EXPECT_EQ(icmp[0], kIcmpEchoReply);
+  EXPECT_EQ(Checksum(icmp), 0) << "ICMP checksum";
+  EXPECT_EQ(Get16(icmp, 4), 0x2222);
+  EXPECT_EQ(Get16(icmp, 6), 3);
+  EXPECT_EQ(Slice(icmp, 8, icmp.size() - 8), data);
+}
+
+// 3. IPv6 neighbour discovery and ICMPv6 echo ---------------------------------
+
+TEST_F(StackTest, AnswersNeighbourSolicitationAndPing6) {
+  Start(Ipv6Options());
+  const Ip6 stack_ip = V6("fd42::2");
+  const Ip6 peer_ip = V6("fd42::1");
+  ASSERT_EQ(MulticastMac(SolicitedNode(stack_ip)),
+            (Mac{0x33, 0x33, 0xff, 0x00, 0x00, 0x02}));
+
+  Send(NeighbourSolicitationFrame(peer_ip, stack_ip));
+
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv6);
+  Bytes na = ExpectIpv6(ip, stack_ip, peer_ip, kProtoIcmp6);
+  EXPECT_EQ(ip.at(7), 255) << "hop limit";
+  ASSERT_GE(na.size(), 32u);
+  EXPECT_EQ(na[0], kIcmp6NeighbourAdvertisement);
+  EXPECT_EQ(na[1], 0);
+  EXPECT_EQ(Checksum(na, PseudoHeaderSum6(stack_ip, peer_ip, kProtoIcmp6,
+                                          na.size())),
+            0)
+      << "ICMPv6 checksum";
+  EXPECT_EQ(na[4] & 0x40, 0x40) << "solicited flag";
+  EXPECT_EQ(na[4] & 0x20, 0x20) << "override flag";
+  EXPECT_EQ(na[4] & 0x80, 0) << "router flag";
+  EXPECT_EQ(GetArray<16>(na, 8), stack_ip);
+  EXPECT_EQ(na[24], kNdOptTargetLinkAddress);
+  EXPECT_EQ(na[25], 1);
+  EXPECT_EQ(GetArray<6>(na, 26), kStackMac);
+
+  const Bytes data = Text("ping6 payload");
+  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv6,
+                Ipv6(peer_ip, stack_ip, kProtoIcmp6, 64,
+                     Icmp6(peer_ip, stack_ip, kIcmp6EchoRequest, 0,
+                           Icmp6EchoBody(0x4321, 9, data)))));
+
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv6);
+  Bytes echo = ExpectIpv6(ip, stack_ip, peer_ip, kProtoIcmp6);
+  ASSERT_GE(echo.size(), 8u);
+  EXPECT_EQ(echo[0], kIcmp6EchoReply);
+  EXPECT_EQ(echo[1], 0);
+  EXPECT_EQ(Checksum(echo, PseudoHeaderSum6(stack_ip, peer_ip, kProtoIcmp6,
+                                            echo.size())),
+            0)
+      << "ICMPv6 checksum";
+  EXPECT_EQ(Get16(echo, 4), 0x4321);
+  EXPECT_EQ(Get16(echo, 6), 9);
+  EXPECT_EQ(Slice(echo, 8, echo.size() - 8), data);
+}
+
+TEST_F(StackTest, IgnoresNeighbourSolicitationForOtherAddress) {
+  Start(Ipv6Options());
+  Send(NeighbourSolicitationFrame(V6("fd42::1"), V6("fd42::99")));
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, DropsNeighbourSolicitationWithBadHopLimit) {
+  Start(Ipv6Options());
+  Bytes frame = NeighbourSolicitationFrame(V6("fd42::1"), V6("fd42::2"));
+  frame[kEthHeader + 7] = 64;  // RFC 4861 7.1.1: must be 255.
+  const auto nd6_before = lwip_stats.nd6;
+  Send(frame);
+  EXPECT_TRUE(TakeSent().empty());
+  EXPECT_EQ(Delta(lwip_stats.nd6.proterr, nd6_before.proterr), 1);
+}
+
+// 4. One stack per process ----------------------------------------------------
+
+TEST_F(StackTest, SecondStackIsRefusedWhileOneExists) {
+  Start(Ipv4Options());
+  std::vector<Bytes> other_sent;
+  auto second = Stack::Create(Ipv4Options(),
+                              [&](const uint8_t* frame, size_t len) {
+                                other_sent.emplace_back(frame, frame + len);
+                                return true;
+                              });
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // The refused Create did not disturb the running stack.
+  LearnPeerIpv4();
+  EXPECT_TRUE(other_sent.empty());
+}
+
+TEST_F(StackTest, StackCanBeRecreatedAfterDestruction) {
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    Start(round % 2 == 0 ? Ipv4Options() : Ipv6Options());
+    if (round % 2 == 0) {
+      LearnPeerIpv4();
+    } else {
+      Send(NeighbourSolicitationFrame(V6("fd42::1"), V6("fd42::2")));
+      EXPECT_EQ(TakeSent().size(), 1u);
+    }
+    stack_.reset();
+    EXPECT_TRUE(sent_.empty()) << "frames sent while shutting down";
+    sent_.clear();
+  }
+}
+
+TEST_F(StackTest, DestroyedStackForgetsItsNeighbours) {
+  // The first stack learns the peer's MAC; the next one must ARP again.
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  stack_.reset();
+  sent_.clear();
+
+  Start(Ipv4Options());
+  Send(EchoRequestFrame(5, 5, Text("again")));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes arp = ExpectEthernet(sent[0], kBroadcastMac, kEtherArp);
+  ASSERT_GE(arp.size(), 28u);
+  EXPECT_EQ(Get16(arp, 6), kArpRequest);
+}
+
+// 5. Malformed input ----------------------------------------------------------
+
+TEST_F(StackTest, DropsFramesShorterThanEthernetHeader) {
+  Start(Ipv4Options());
+  const uint16_t link_lenerr = lwip_stats.link.lenerr;
+  const Bytes frame(13, 0xff);
+  stack_->Input(frame.data(), 0);
+  stack_->Input(frame.data(), 1);
+  stack_->Input(frame.data(), 13);
+  EXPECT_EQ(stack_->rx_dropped(), 3u);
+  EXPECT_EQ(Delta(lwip_stats.link.lenerr, link_lenerr), 3);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, HeaderOnlyFrameReachesLwipWhichDropsIt) {
+  Start(Ipv4Options());
+  const auto etharp_before = lwip_stats.etharp;
+  Bytes frame = Ethernet(kBroadcastMac, kPeerMac, kEtherArp, {});
+  ASSERT_EQ(frame.size(), kEthHeader);
+  Send(frame);
+  // Long enough for Stack; lwIP finds no valid ARP header.
+  EXPECT_EQ(stack_->rx_dropped(), 0u);
+  EXPECT_EQ(Delta(lwip_stats.etharp.proterr, etharp_before.proterr), 1);
+  EXPECT_EQ(Delta(lwip_stats.etharp.drop, etharp_before.drop), 1);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, DropsFramesLongerThanMtu) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  // The largest frame: MTU + Ethernet header + a VLAN tag.
+  Bytes data(1500 - kIp4Header - 8, 0x5a);
+  Bytes largest = EchoRequestFrame(3, 3, data);
+  largest.resize(largest.size() + 4, 0);  // Trailing bytes lwIP ignores.
+  ASSERT_EQ(largest.size(), 1518u);
+  Send(largest);
+  EXPECT_EQ(stack_->rx_dropped(), 0u);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEchoReply(sent[0], 3, 3, data);
+
+  const uint16_t link_lenerr = lwip_stats.link.lenerr;
+  Bytes too_long = largest;
+  too_long.push_back(0);
+  Send(too_long);
+  EXPECT_EQ(stack_->rx_dropped(), 1u);
+  EXPECT_EQ(Delta(lwip_stats.link.lenerr, link_lenerr), 1);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+// The truncated-header tests below are the ones that matter under
+// AddressSanitizer: lwIP reads fixed-size headers before it checks the length.
+//   bazel --output_base=/tmp/asan test //stackd:stack_test \
+//     --copt=-fsanitize=address --linkopt=-fsanitize=address
+TEST_F(StackTest, DropsTruncatedIpv4Header) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  Bytes full = EchoRequestFrame(1, 1, Text("truncated"));
+  const auto ip_before = lwip_stats.ip;
+  for (size_t ip_bytes : {1, 4, 10, 19}) {
+    SCOPED_TRACE(ip_bytes);
+    Bytes frame(full.begin(), full.begin() + kEthHeader + ip_bytes);
+    Send(frame);
+  }
+  EXPECT_EQ(stack_->rx_dropped(), 0u);
+  // Each is a length error, or a checksum error if the link padded the frame.
+  EXPECT_EQ(Delta(lwip_stats.ip.lenerr, ip_before.lenerr) +
+                Delta(lwip_stats.ip.chkerr, ip_before.chkerr),
+            4);
+  EXPECT_EQ(Delta(lwip_stats.ip.drop, ip_before.drop), 4);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, DropsIpv4PacketLongerThanFrame) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  Bytes frame = EchoRequestFrame(1, 1, Text("12345678"));
+  // Claim 100 bytes where there are 36, and keep the header checksum valid.
+  Bytes ip(frame.begin() + kEthHeader, frame.end());
+  ip[2] = 0;
+  ip[3] = 100;
+  Bytes header(ip.begin(), ip.begin() + kIp4Header);
+  FillChecksum(header, 10);
+  std::copy(header.begin(), header.end(), frame.begin() + kEthHeader);
+  ASSERT_LT(frame.size() - kEthHeader, 100u);
+
+  const auto ip_before = lwip_stats.ip;
+  Send(frame);
+  EXPECT_EQ(Delta(lwip_stats.ip.lenerr, ip_before.lenerr), 1);
+  EXPECT_EQ(Delta(lwip_stats.ip.drop, ip_before.drop), 1);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+TEST_F(StackTest, DropsIpv4HeaderWithBadLengthOrChecksum) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  const auto ip_before = lwip_stats.ip;
+
+  Bytes short_ihl = EchoRequestFrame(1, 1, Text("x"));
+  short_ihl[kEthHeader] = 0x44;  // IHL 4: 16 bytes, less than the minimum.
+  Send(short_ihl);
+  EXPECT_EQ(Delta(lwip_stats.ip.lenerr, ip_before.lenerr), 1);
+
+  Bytes bad_sum = EchoRequestFrame(1, 1, Text("x"));
+  bad_sum[kEthHeader + 10] ^= 0x01;
+  Send(bad_sum);
+  EXPECT_EQ(Delta(lwip_stats.ip.chkerr, ip_before.chkerr), 1);
+
+  EXPECT_EQ(Delta(lwip_stats.ip.drop, ip_before.drop), 2);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+// A listening TCP socket on port 7777 of every address, closed at the end of
+// the test.
+class TcpListener {
+ public:
+  TcpListener() {
+    tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    EXPECT_NE(pcb, nullptr);
+    EXPECT_EQ(tcp_bind(pcb, IP_ANY_TYPE, 7777), ERR_OK);
+    pcb_ = tcp_listen(pcb);
+    EXPECT_NE(pcb_, nullptr);
+  }
+  ~TcpListener() {
+    if (pcb_ != nullptr) tcp_close(pcb_);
+  }
+
+ private:
+  tcp_pcb* pcb_ = nullptr;
+};
+
+// Sends a SYN to 10.42.0.2:7777 from port `sport` with `options`.
+Bytes SynFrame(uint16_t sport, uint32_t seq, const Bytes& options,
+               int data_offset_words = -1) {
+  const Ip4 src = V4("10.42.0.1");
+  const Ip4 dst = V4("10.42.0.2");
+  return Ethernet(
+      kStackMac, kPeerMac, kEtherIpv4,
+      Ipv4(src, dst, kProtoTcp,
+           Tcp(src, dst, sport, 7777, seq, kTcpSyn, options,
+               data_offset_words)));
+}
+
+// Checks that `frame` is a SYN-ACK for a SYN with sequence number `seq`
+// from port `sport`.
+void ExpectSynAck(const Bytes& frame, uint16_t sport, uint32_t seq) {
+  const Ip4 src = V4("10.42.0.2");
+  const Ip4 dst = V4("10.42.0.1");
+  Bytes ip = ExpectEthernet(frame, kPeerMac, kEtherIpv4);
+  Bytes tcp = ExpectIpv4(ip, src, dst, kProtoTcp);
+  ASSERT_GE(tcp.size(), 20u);
+  EXPECT_EQ(Get16(tcp, 0), 7777);
+  EXPECT_EQ(Get16(tcp, 2), sport);
+  EXPECT_EQ(Get32(tcp, 8), seq + 1);
+  EXPECT_EQ(tcp[13], kTcpSyn | kTcpAck);
+  EXPECT_EQ(Checksum(tcp, PseudoHeaderSum4(src, dst, kProtoTcp, tcp.size())),
+            0)
+      << "TCP checksum";
+}
+
+TEST_F(StackTest, SynWithGarbageOptionsIsAnsweredWithoutThem) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  TcpListener listener;
+  const auto tcp_before = lwip_stats.tcp;
+
+  struct Case {
+    const char* what;
+    Bytes options;
+  };
+  const std::vector<Case> cases = {
+      {"unknown option with length 0", {30, 0, 1, 1}},
+      {"unknown option with length 1", {30, 1, 1, 1}},
+      {"MSS option with length 0", {2, 0, 0x05, 0xb4}},
+      {"MSS option cut by the header end", {1, 1, 2, 4}},
+      {"option running past the header", {8, 200, 0, 0, 0, 0, 0, 0}},
+      {"kind byte without length at the end", {1, 1, 1, 30}},
+      {"all ones", Bytes(40, 0xff)},
+  };
+  uint16_t sport = 40000;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const uint32_t seq = 1000u * sport;
+    Send(SynFrame(sport, seq, c.options));
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    ExpectSynAck(sent[0], sport, seq);
+    ++sport;
+  }
+  EXPECT_EQ(Delta(lwip_stats.tcp.lenerr, tcp_before.lenerr), 0);
+  EXPECT_EQ(Delta(lwip_stats.tcp.chkerr, tcp_before.chkerr), 0);
+}
+
+TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  TcpListener listener;
+  const auto tcp_before = lwip_stats.tcp;
+
+  // Data offset 15 words (60 bytes) in a 24-byte segment.
+  Send(SynFrame(41000, 1, {2, 4, 0x05, 0xb4}, 15));
+  // Data offset 4 words: less than the fixed header.
+  Send(SynFrame(41001, 1, {}, 4));
+
+  EXPECT_TRUE(TakeSent().empty());
+  EXPECT_EQ(Delta(lwip_stats.tcp.lenerr, tcp_before.lenerr), 2);
+  EXPECT_EQ(Delta(lwip_stats.tcp.drop, tcp_before.drop), 2);
+}
+
+TEST_F(StackTest, DropsTruncatedIpv6Header) {
+  Start(Ipv6Options());
+  Bytes full = NeighbourSolicitationFrame(V6("fd42::1"), V6("fd42::2"));
+  const auto ip6_before = lwip_stats.ip6;
+  for (size_t ip_bytes : {1, 8, 39}) {
+    SCOPED_TRACE(ip_bytes);
+    Send(Bytes(full.begin(), full.begin() + kEthHeader + ip_bytes));
+  }
+  // And a payload length beyond the frame.
+  Bytes long_claim = full;
+  long_claim[kEthHeader + 4] = 0x05;  // 1280+ bytes claimed.
+  Send(long_claim);
+  EXPECT_EQ(stack_->rx_dropped(), 0u);
+  EXPECT_EQ(Delta(lwip_stats.ip6.drop, ip6_before.drop), 4);
+  EXPECT_TRUE(TakeSent().empty());
+}
+
+// An ARP packet is 28 bytes. A request cut short must not be answered, even
+// when the bytes it lacks would have made it a request for our address.
+TEST_F(StackTest, TruncatedArpRequestIsNotAnswered) {
+  Start(Ipv4Options());
+  Bytes full = ArpRequestFrame(V4("10.42.0.1"), V4("10.42.0.2"));
+  for (size_t arp_bytes : {1, 8, 27}) {
+    SCOPED_TRACE(arp_bytes);
+    Send(Bytes(full.begin(), full.begin() + kEthHeader + arp_bytes));
+  }
+  EXPECT_TRUE(TakeSent().empty());
+  // The complete request still is.
+  Send(full);
+  EXPECT_EQ(TakeSent().size(), 1u);
+}
+
+// 6. Configuration errors -----------------------------------------------------
+
+TEST_F(StackTest, GatewayOutsideEveryPrefixIsRefused) {
+  for (const char* gw : {"10.43.0.1", "fd43::1"}) {
+    SCOPED_TRACE(gw);
+    Stack::Options options = Ipv4Options();
+    options.addresses.push_back(*IpPrefix::Parse("fd42::2/64"));
+    options.gateways.push_back(*IpAddress::Parse(gw));
+    auto stack = Stack::Create(options, Recorder());
+    EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  // The refused stacks left nothing behind: a good one comes up.
+  Stack::Options options = Ipv4Options();
+  options.gateways.push_back(*IpAddress::Parse("10.42.0.1"));
+  Start(options);
+  LearnPeerIpv4();
+}
+
+TEST_F(StackTest, GatewayInsideAPrefixIsAccepted) {
+  Stack::Options options = Ipv4Options();
+  options.addresses.push_back(*IpPrefix::Parse("fd42::2/64"));
+  options.gateways.push_back(*IpAddress::Parse("10.42.0.1"));
+  options.gateways.push_back(*IpAddress::Parse("fd42::1"));
+  Start(options);
+  ASSERT_EQ(stack_->link_netifs().size(), 1u);
+}
+
+TEST_F(StackTest, TooManyIpv6AddressesAreRefused) {
+  Stack::Options options = Ipv4Options();
+  for (int i = 1; i <= LWIP_IPV6_NUM_ADDRESSES; ++i) {
+    options.addresses.push_back(
+        *IpPrefix::Parse("fd42::" + std::to_string(i) + "/64"));
+  }
+  auto stack = Stack::Create(options, Recorder());
+  EXPECT_EQ(stack.status().code(), absl::StatusCode::kInvalidArgument);
+
+  options.addresses.pop_back();  // One slot is the link-local address.
+  Start(options);
+}
+
+// Timers ----------------------------------------------------------------------
+
+// Runs Poll() every 100 ms of fake time for `ms` milliseconds.
+void RunFor(Stack& stack, uint32_t ms) {
+  for (uint32_t t = 0; t < ms; t += 100) {
+    fake_now_ms += 100;
+    stack.Poll();
+  }
+}
+
+// The ARP requests for `target` among `frames`.
+int CountArpRequests(const std::vector<Bytes>& frames, const Ip4& target) {
+  int count = 0;
+  for (const Bytes& f : frames) {
+    if (f.size() >= kEthHeader + 28 && Get16(f, 12) == kEtherArp &&
+        Get16(f, kEthHeader + 6) == kArpRequest &&
+        GetArray<4>(f, kEthHeader + 24) == target) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST_F(StackTest, RetriesArpOnTheFakeClockThenGivesUp) {
+  Start(Ipv4Options());
+  EXPECT_LE(stack_->NextTimeoutMs(), 1000u);
+  Send(EchoRequestFrame(0x77, 1, Text("never answered")));
+  EXPECT_EQ(CountArpRequests(TakeSent(), V4("10.42.0.1")), 1);
+
+  // lwIP asks again on each ARP tick (1 s) until the entry is ARP_MAXPENDING
+  // (5) ticks old, then drops it with the queued echo reply.
+  RunFor(*stack_, 10'000);
+  EXPECT_EQ(CountArpRequests(TakeSent(), V4("10.42.0.1")), 4);
+
+  // A late answer finds nothing queued.
+  Send(Ethernet(kStackMac, kPeerMac, kEtherArp,
+                Arp(kArpReply, kPeerMac, V4("10.42.0.1"), kStackMac,
+                    V4("10.42.0.2"))));
+  EXPECT_TRUE(TakeSent().empty());
+  EXPECT_LE(stack_->NextTimeoutMs(), 1000u);
+}
+
+TEST_F(StackTest, LearntNeighbourExpiresOnTheFakeClock) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  Send(EchoRequestFrame(1, 1, Text("a")));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEchoReply(sent[0], 1, 1, Text("a"));
+
+  // ARP_MAXAGE is 300 ticks of 1 s.
+  RunFor(*stack_, 301'000);
+  TakeSent();  // lwIP's own MLD and router solicitation traffic.
+
+  Send(EchoRequestFrame(1, 2, Text("b")));
+  EXPECT_EQ(CountArpRequests(TakeSent(), V4("10.42.0.1")), 1);
+}
+
+}  // namespace
+}  // namespace stackd
