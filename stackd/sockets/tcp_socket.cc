@@ -105,6 +105,8 @@ void TcpSocket::DetachPcb() {
 void TcpSocket::Start() {
   if (state_ == State::kConnected) {
     WatchReadable();
+  } else {
+    WatchHangup();
   }
 }
 
@@ -121,6 +123,25 @@ void TcpSocket::WatchReadable() {
                        self->OnPairReadableWhileListening();
                      } else {
                        self->PumpFromApp();
+                     }
+                   });
+}
+
+// Before a connection exists the pair may hold gate bytes that must stay
+// unread; only the application's last close matters then (an error-class
+// wait completes on POLLHUP without consuming anything).
+void TcpSocket::WatchHangup() {
+  if (watching_hangup_ || !pair_.is_open()) return;
+  watching_hangup_ = true;
+  pair_.async_wait(asio::posix::stream_descriptor::wait_error,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     self->watching_hangup_ = false;
+                     if (ec || self->state_ == State::kClosed) return;
+                     if (self->state_ != State::kOpen && self->state_ != State::kConnecting) return;
+                     if (self->PairHungUp()) {
+                       self->OnAppClosed(false);
+                     } else {
+                       self->WatchHangup();
                      }
                    });
 }

@@ -95,6 +95,7 @@ class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
   void DetachPcb();
   void WatchReadable();
   void WatchWritable();
+  void WatchHangup();
   // Network -> application: writes what lwIP gave us to the pair.
   void FlushToApp();
   // Application -> network: reads the pair into lwIP's send buffer.
@@ -122,6 +123,7 @@ class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
   mutable boost::asio::posix::stream_descriptor pair_;
   bool watching_read_ = false;
   bool watching_write_ = false;
+  bool watching_hangup_ = false;
 
   // Options.
   bool v6only_ = false;
