@@ -97,6 +97,7 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
         }
       }
       Response response;
+      response.set_version(socket::v1::PROTOCOL_VERSION_CURRENT);
       int reply_fd = -1;
       ++server_->requests_;
       Request request;

@@ -403,8 +403,11 @@ void TcpSocket::CloseListeners() {
 
 int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
                        int app_sndbuf, int app_fd) {
+  // An immediate refusal leaves no gate behind: a later attempt on the
+  // same socket must not send the first attempt's gate bytes as data.
   auto refuse = [&](int error) {
     close(app_fd);
+    if (state_ == State::kOpen || state_ == State::kListening) DrainGate(gate_bytes);
     return error;
   };
   switch (state_) {
@@ -481,14 +484,20 @@ void TcpSocket::FinishConnect(int error) {
   }
   // The gate bytes are the first bytes on the pair; once they are gone the
   // application's fd turns writable.
-  uint8_t sink[4096];
-  while (gate_bytes_ > 0) {
-    ssize_t n = read(pair_.native_handle(), sink, std::min<size_t>(gate_bytes_, sizeof(sink)));
-    if (n <= 0) break;
-    gate_bytes_ -= static_cast<uint32_t>(n);
-  }
+  DrainGate(gate_bytes_);
+  gate_bytes_ = 0;
   WatchReadable();
   FlushToApp();
+}
+
+void TcpSocket::DrainGate(uint32_t bytes) {
+  uint8_t sink[4096];
+  while (bytes > 0 && pair_.is_open()) {
+    ssize_t n = read(pair_.native_handle(), sink, std::min<size_t>(bytes, sizeof(sink)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes -= static_cast<uint32_t>(n);
+  }
 }
 
 // --- Listen and accept ----------------------------------------------------------

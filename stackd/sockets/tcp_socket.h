@@ -103,6 +103,8 @@ class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
   void OnPairReadableWhileListening();
   // Ends a connection attempt: 0 on success, else the errno.
   void FinishConnect(int error);
+  // Reads and drops `bytes` gate bytes from the head of the pair.
+  void DrainGate(uint32_t bytes);
   // The pcb is gone (RST, timeout): record `error` and close our end.
   void Fail(int error);
   // The application closed every copy of its fd.

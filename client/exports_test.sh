@@ -1,0 +1,20 @@
+#!/bin/sh
+# Fails if libmsocket.so exports anything but the C API and the libc calls
+# it interposes (a stray symbol would interpose on the programs it is
+# preloaded into), or if an expected one is missing.
+set -eu
+lib="$1"
+allowed="__read_chk __recv_chk __recvfrom_chk accept accept4 bind connect
+getpeername getsockname getsockopt listen msocket read readv recv recvfrom
+recvmsg sendmsg sendto setsockopt shutdown socket"
+
+exported=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sort)
+expected=$(printf '%s\n' $allowed | sort)
+if [ "$exported" != "$expected" ]; then
+  echo "libmsocket.so exports differ from the allowed list:"
+  printf '%s\n' "$expected" > "${TEST_TMPDIR:-/tmp}/expected"
+  printf '%s\n' "$exported" > "${TEST_TMPDIR:-/tmp}/exported"
+  diff "${TEST_TMPDIR:-/tmp}/expected" "${TEST_TMPDIR:-/tmp}/exported" || true
+  exit 1
+fi
+echo "PASS: $(echo "$exported" | wc -l) symbols"
