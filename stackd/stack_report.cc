@@ -158,10 +158,12 @@ admin::v1::ListSocketsResponse DescribeSockets(const SocketTable& table) {
   for (const SocketSummary& s : table.List()) {
     auto* entry = out.add_sockets();
     entry->set_id(s.id);
-    entry->set_protocol("tcp");
+    entry->set_protocol(s.protocol);
     entry->set_family(s.family == AF_INET ? "inet" : "inet6");
     entry->set_state(s.state);
-    entry->set_local(Endpoint(s.local));
+    for (const auto& a : s.local) entry->add_local(Endpoint(a));
+    for (const auto& a : s.candidates) entry->add_candidates(Endpoint(a));
+    entry->set_rx_dropped(s.rx_dropped);
     if (s.peer.port() != 0) entry->set_remote(Endpoint(s.peer));
     entry->set_owner_pid(s.owner_pid);
     entry->set_owner_uid(s.owner_uid);

@@ -70,7 +70,7 @@ class FakeBackend final : public AdminBackend {
     auto* s = sockets.add_sockets();
     s->set_id(7);
     s->set_state("ESTABLISHED");
-    s->set_local("10.42.0.2:80");
+    s->add_local("10.42.0.2:80");
     return sockets;
   }
   void set_answer(absl::StatusOr<v1::Stack> answer) {
@@ -135,7 +135,7 @@ TEST_F(AdminServiceTest, ListSocketsReturnsTheBackendsSockets) {
   ASSERT_EQ(response.sockets_size(), 1);
   EXPECT_EQ(response.sockets(0).id(), 7u);
   EXPECT_EQ(response.sockets(0).state(), "ESTABLISHED");
-  EXPECT_EQ(response.sockets(0).local(), "10.42.0.2:80");
+  EXPECT_EQ(response.sockets(0).local(0), "10.42.0.2:80");
 }
 
 TEST_F(AdminServiceTest, ListInterfacesReturnsTheStacksInterfaces) {

@@ -12,6 +12,7 @@
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
 #include "stackd/log.h"
+#include "stackd/sockets/tcp_socket.h"
 
 namespace stackd {
 namespace {
@@ -176,7 +177,7 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       response->set_error(ENOTSOCK);
       return -1;
     }
-    std::shared_ptr<TcpSocket> s = table->Find(st.st_ino);
+    std::shared_ptr<Socket> s = table->Find(st.st_ino);
     if (s == nullptr) {
       AnswerForGoneSocket(request, st.st_ino, response);
       return -1;

@@ -56,14 +56,14 @@ int SocketTable::NewPair(uint64_t id, Pair* out) {
   return 0;
 }
 
-void SocketTable::Add(std::shared_ptr<TcpSocket> socket, ino_t app_ino) {
+void SocketTable::Add(std::shared_ptr<Socket> socket, ino_t app_ino) {
   uint64_t id = socket->id();
   by_inode_[app_ino] = id;
   gone_.erase(app_ino);
   sockets_[id] = Entry{std::move(socket), app_ino};
 }
 
-std::shared_ptr<TcpSocket> SocketTable::Find(ino_t ino) const {
+std::shared_ptr<Socket> SocketTable::Find(ino_t ino) const {
   auto it = by_inode_.find(ino);
   if (it == by_inode_.end()) return nullptr;
   auto s = sockets_.find(it->second);
@@ -81,7 +81,7 @@ void SocketTable::Remove(uint64_t id, int last_error) {
     gone_order_.pop_front();
   }
   // The socket may be the caller: let it finish before it is destroyed.
-  std::shared_ptr<TcpSocket> doomed = std::move(it->second.socket);
+  std::shared_ptr<Socket> doomed = std::move(it->second.socket);
   sockets_.erase(it);
   boost::asio::post(io_, [doomed] {});
 }
@@ -97,7 +97,7 @@ int SocketTable::TakeError(ino_t ino) {
 bool SocketTable::IsGone(ino_t ino) const { return gone_.count(ino) != 0; }
 
 void SocketTable::Tick() {
-  std::vector<std::shared_ptr<TcpSocket>> all;
+  std::vector<std::shared_ptr<Socket>> all;
   all.reserve(sockets_.size());
   for (auto& [id, entry] : sockets_) all.push_back(entry.socket);
   for (auto& s : all) s->Tick();

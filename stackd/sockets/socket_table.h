@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "stackd/sockets/tcp_socket.h"
+#include "stackd/sockets/socket.h"
 
 namespace stackd {
 
@@ -41,9 +41,9 @@ class SocketTable {
   int NewPair(uint64_t id, Pair* out);
   uint64_t NextId() { return next_id_++; }
 
-  void Add(std::shared_ptr<TcpSocket> socket, ino_t app_ino);
+  void Add(std::shared_ptr<Socket> socket, ino_t app_ino);
   // The live socket whose application end has inode `ino`, or null.
-  std::shared_ptr<TcpSocket> Find(ino_t ino) const;
+  std::shared_ptr<Socket> Find(ino_t ino) const;
   // Forgets socket `id` (after the current callback returns). Its last
   // error stays answerable by inode for a while: TakeError().
   void Remove(uint64_t id, int last_error);
@@ -58,7 +58,7 @@ class SocketTable {
 
  private:
   struct Entry {
-    std::shared_ptr<TcpSocket> socket;
+    std::shared_ptr<Socket> socket;
     ino_t app_ino = 0;
   };
   boost::asio::io_context& io_;

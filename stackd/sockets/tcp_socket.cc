@@ -787,6 +787,7 @@ SocketSummary TcpSocket::Summary() const {
                                         "connected", "closed"};
   SocketSummary s;
   s.id = id_;
+  s.protocol = "tcp";
   s.family = family_;
   s.state = kStates[static_cast<int>(state_)];
   if (pcb_ != nullptr && state_ == State::kConnected) {
@@ -796,7 +797,10 @@ SocketSummary TcpSocket::Summary() const {
         "TIME_WAIT"};
     s.state = kTcpStates[pcb_->state];
   }
-  GetName(false, &s.local);
+  for (const tcp_pcb* l : listeners_) {
+    s.local.push_back(ToWire(l->local_ip, l->local_port, family_));
+  }
+  if (listeners_.empty()) GetName(false, &s.local.emplace_back());
   if (state_ == State::kConnected || state_ == State::kConnecting) s.peer = peer_;
   s.owner_pid = owner_pid_;
   s.owner_uid = owner_uid_;

@@ -21,27 +21,13 @@
 
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
+#include "stackd/sockets/socket.h"
 
 namespace stackd {
 
 class SocketTable;
 
-// What an operator sees of a socket (ListSockets).
-struct SocketSummary {
-  uint64_t id = 0;
-  std::string state;
-  socket::v1::Address local;
-  socket::v1::Address peer;
-  pid_t owner_pid = 0;
-  uid_t owner_uid = 0;
-  uint64_t bytes_in = 0;   // From the network to the application.
-  uint64_t bytes_out = 0;  // From the application to the network.
-  uint64_t rx_queued = 0;  // Received, not yet handed to the application.
-  uint64_t tx_queued = 0;  // Taken from the application, not yet acked.
-  int family = 0;
-};
-
-class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
+class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> {
  public:
   enum class State { kOpen, kListening, kConnecting, kConnected, kClosed };
 
@@ -50,37 +36,37 @@ class TcpSocket : public std::enable_shared_from_this<TcpSocket> {
   // accepted one (then `state` is kConnected).
   TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
             tcp_pcb* pcb, State state);
-  ~TcpSocket();
+  ~TcpSocket() override;
   TcpSocket(const TcpSocket&) = delete;
   TcpSocket& operator=(const TcpSocket&) = delete;
 
   // Starts watching the pair. Call once, after the table holds the socket.
-  void Start();
+  void Start() override;
 
   // The control calls. Each returns 0 or an errno value, as the library
   // will return it (see proto/socket.proto for the errors of each).
-  int Bind(const socket::v1::Address& address, socket::v1::Address* bound);
-  int Listen(int backlog);
+  int Bind(const socket::v1::Address& address, socket::v1::Address* bound) override;
+  int Listen(int backlog) override;
   // `app_fd` is a copy of the application's fd, kept until the handshake
   // ends (to restore its send buffer); ownership passes to the socket.
   int Connect(const socket::v1::Address& address, uint32_t gate_bytes,
-              int app_sndbuf, int app_fd);
-  int GetName(bool peer, socket::v1::Address* out) const;
-  int SetOpt(int level, int name, const socket::v1::OptValue& value);
-  int GetOpt(int level, int name, socket::v1::OptValue* value);
+              int app_sndbuf, int app_fd) override;
+  int GetName(bool peer, socket::v1::Address* out) const override;
+  int SetOpt(int level, int name, const socket::v1::OptValue& value) override;
+  int GetOpt(int level, int name, socket::v1::OptValue* value) override;
   // `app_fd` is the application's fd (borrowed): SHUT_WR and SHUT_RD act on
   // it so the pair shows the same thing a TCP socket would.
-  int Shutdown(int how, int app_fd);
+  int Shutdown(int how, int app_fd) override;
 
   // Housekeeping from the stack thread's timer: accept-queue accounting.
-  void Tick();
+  void Tick() override;
 
-  void set_owner(pid_t pid, uid_t uid) {
+  void set_owner(pid_t pid, uid_t uid) override {
     owner_pid_ = pid;
     owner_uid_ = uid;
   }
-  uint64_t id() const { return id_; }
-  SocketSummary Summary() const;
+  uint64_t id() const override { return id_; }
+  SocketSummary Summary() const override;
 
  private:
   // lwIP callbacks (arg is the TcpSocket).
