@@ -1,33 +1,45 @@
 // The BSD socket calls, under their libc names, for programs that link the
 // library or preload it: a call on a stack socket is served with the
-// stack's help (stack_socket.h); every other call goes to libc untouched
-// (libc.h). Whether an fd is a stack socket costs one getpeername system
-// call (stack_name.h). read, recv and friends are only looked at when they
-// return 0, to turn the end of a stream that a reset or timeout closed into
-// the error Linux reports.
+// stack's help (stack_socket.h, stack_datagram.h); every other call goes to
+// libc untouched (libc.h). Whether an fd is a stack socket costs one
+// getpeername system call (stack_name.h).
 //
-// Not interposed, because the kernel answers them on the real fd: write,
-// send, writev, close, dup, fcntl, ioctl (FIONBIO, FIONREAD), poll, select,
-// epoll.
+// The data calls (read, recv*, write, send*, readv, writev, sendmmsg,
+// recvmmsg, ioctl FIONREAD) first ask whether the fd is a stack UDP
+// socket, whose datagrams carry a header: one getsockopt(SO_RCVLOWAT)
+// system call on every call, whatever the fd (stack_datagram.h; nothing is
+// cached, so fork, dup and fd passing need no care). On a TCP stack socket
+// the kernel moves the bytes; read, recv and friends are then only looked
+// at when they return 0, to turn the end of a stream that a reset or
+// timeout closed into the error Linux reports.
+//
+// Not interposed, because the kernel answers them on the real fd: close,
+// dup, fcntl, ioctl (but FIONREAD on a UDP socket), poll, select, epoll.
 
 // The fortified variants must not be inline wrappers here: this file
 // defines the names themselves.
 #undef _FORTIFY_SOURCE
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstring>
 #include <new>
 
 #include "client/defaults.h"
 #include "client/libc.h"
 #include "client/msocket.h"
+#include "client/stack_datagram.h"
 #include "client/stack_name.h"
 #include "client/stack_socket.h"
 
+using stackd::client::DatagramMark;
+using stackd::client::FindDatagramSocket;
 using stackd::client::FindStack;
 using stackd::client::StackName;
 namespace libc = stackd::client::libc;
@@ -68,6 +80,11 @@ ssize_t AfterEndOfStream(int fd, size_t requested) {
 
 int AcceptOnStack(int fd, const StackName& stack, sockaddr* addr,
                   socklen_t* len, int flags) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    errno = EOPNOTSUPP;  // As Linux for a UDP socket.
+    return -1;
+  }
   const int saved_errno = errno;
   int new_fd = -1;
   const int error = Guarded([&] {
@@ -84,14 +101,107 @@ size_t IovecBytes(const iovec* iov, size_t count) {
   return total;
 }
 
+// A receive on a stack UDP socket, returned as recvmsg(2) returns it.
+ssize_t ReceiveDatagram(int fd, msghdr* msg, int flags) {
+  const int saved_errno = errno;
+  size_t received = 0;
+  const int error = Guarded(
+      [&] { return client::DatagramReceive(fd, msg, flags, &received); });
+  if (error != 0) {
+    errno = error;
+    return -1;
+  }
+  errno = saved_errno;
+  return static_cast<ssize_t>(received);
+}
+
+ssize_t ReceiveDatagram(int fd, void* buf, size_t len, int flags,
+                        sockaddr* addr, socklen_t* addr_len) {
+  if (addr != nullptr && addr_len == nullptr) {
+    errno = EFAULT;
+    return -1;
+  }
+  if (addr != nullptr && static_cast<int>(*addr_len) < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  iovec iov{buf, len};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (addr != nullptr) {
+    msg.msg_name = addr;
+    msg.msg_namelen = *addr_len;
+  }
+  const ssize_t n = ReceiveDatagram(fd, &msg, flags);
+  if (n >= 0 && addr != nullptr) *addr_len = msg.msg_namelen;
+  return n;
+}
+
+ssize_t ReceiveDatagram(int fd, const iovec* iov, int iovcnt) {
+  if (iovcnt < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(iovcnt);
+  return ReceiveDatagram(fd, &msg, 0);
+}
+
+// A send on a stack UDP socket, returned as sendmsg(2) returns it.
+ssize_t SendDatagram(int fd, const DatagramMark& mark, const msghdr* msg,
+                     int flags) {
+  const int saved_errno = errno;
+  size_t sent = 0;
+  const int error = Guarded(
+      [&] { return client::DatagramSend(fd, mark, msg, flags, &sent); });
+  if (error != 0) {
+    errno = error;
+    return -1;
+  }
+  errno = saved_errno;
+  return static_cast<ssize_t>(sent);
+}
+
+ssize_t SendDatagram(int fd, const DatagramMark& mark, const void* buf,
+                     size_t len, int flags, const sockaddr* addr,
+                     socklen_t addr_len) {
+  // sendto(2) with an address of length 0 is an address all the same.
+  if (addr != nullptr && addr_len < sizeof(sa_family_t)) {
+    errno = EINVAL;
+    return -1;
+  }
+  iovec iov{const_cast<void*>(buf), len};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_name = const_cast<sockaddr*>(addr);
+  msg.msg_namelen = addr != nullptr ? addr_len : 0;
+  return SendDatagram(fd, mark, &msg, flags);
+}
+
+ssize_t SendDatagram(int fd, const DatagramMark& mark, const iovec* iov,
+                     int iovcnt) {
+  if (iovcnt < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec*>(iov);
+  msg.msg_iovlen = static_cast<size_t>(iovcnt);
+  return SendDatagram(fd, mark, &msg, 0);
+}
+
 }  // namespace
 
 #define INTERPOSE extern "C" __attribute__((visibility("default")))
 
 INTERPOSE int socket(int domain, int type, int protocol) __THROW {
+  const int base_type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
   if ((domain == AF_INET || domain == AF_INET6) &&
-      (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
-      (protocol == 0 || protocol == IPPROTO_TCP)) {
+      ((base_type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
+       (base_type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)))) {
     if (const char* path = client::DefaultStack(domain)) {
       const int saved_errno = errno;
       int fd = -1;
@@ -140,6 +250,13 @@ INTERPOSE int connect(int fd, const sockaddr* addr, socklen_t len) {
   StackName stack;
   if (!FindStack(fd, &stack)) return libc::Connect(fd, addr, len);
   const int saved_errno = errno;
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return Finish(Guarded([&] {
+                    return client::DatagramConnect(fd, stack, addr, len);
+                  }),
+                  saved_errno);
+  }
   return Finish(
       Guarded([&] { return client::StackConnect(fd, stack, addr, len); }),
       saved_errno);
@@ -179,6 +296,14 @@ INTERPOSE int setsockopt(int fd, int level, int name, const void* value,
     return libc::SetSockOpt(fd, level, name, value, len);
   }
   const int saved_errno = errno;
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return Finish(Guarded([&] {
+                    return client::DatagramSetOpt(fd, stack, level, name,
+                                                  value, len);
+                  }),
+                  saved_errno);
+  }
   return Finish(Guarded([&] {
                   return client::StackSetOpt(fd, stack, level, name, value,
                                              len);
@@ -193,6 +318,14 @@ INTERPOSE int getsockopt(int fd, int level, int name, void* value,
     return libc::GetSockOpt(fd, level, name, value, len);
   }
   const int saved_errno = errno;
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return Finish(Guarded([&] {
+                    return client::DatagramGetOpt(fd, stack, level, name,
+                                                  value, len);
+                  }),
+                  saved_errno);
+  }
   return Finish(Guarded([&] {
                   return client::StackGetOpt(fd, stack, level, name, value,
                                              len);
@@ -200,29 +333,52 @@ INTERPOSE int getsockopt(int fd, int level, int name, void* value,
                 saved_errno);
 }
 
+// --- The data calls ------------------------------------------------------------
+
 INTERPOSE ssize_t read(int fd, void* buf, size_t count) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, count, 0, nullptr, nullptr);
+  }
   const ssize_t n = libc::Read(fd, buf, count);
   return n == 0 ? AfterEndOfStream(fd, count) : n;
 }
 
 INTERPOSE ssize_t __read_chk(int fd, void* buf, size_t count, size_t buf_size) {
+  DatagramMark mark;
+  // An overflowing count goes to libc, which reports it as glibc does.
+  if (count <= buf_size && FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, count, 0, nullptr, nullptr);
+  }
   const ssize_t n = libc::ReadChk(fd, buf, count, buf_size);
   return n == 0 ? AfterEndOfStream(fd, count) : n;
 }
 
 INTERPOSE ssize_t recv(int fd, void* buf, size_t len, int flags) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, len, flags, nullptr, nullptr);
+  }
   const ssize_t n = libc::Recv(fd, buf, len, flags);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
 
 INTERPOSE ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buf_size,
                              int flags) {
+  DatagramMark mark;
+  if (len <= buf_size && FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, len, flags, nullptr, nullptr);
+  }
   const ssize_t n = libc::RecvChk(fd, buf, len, buf_size, flags);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
 
 INTERPOSE ssize_t recvfrom(int fd, void* buf, size_t len, int flags,
                            sockaddr* addr, socklen_t* addr_len) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, len, flags, addr, addr_len);
+  }
   const ssize_t n = libc::RecvFrom(fd, buf, len, flags, addr, addr_len);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
@@ -230,24 +386,72 @@ INTERPOSE ssize_t recvfrom(int fd, void* buf, size_t len, int flags,
 INTERPOSE ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buf_size,
                                  int flags, sockaddr* addr,
                                  socklen_t* addr_len) {
+  DatagramMark mark;
+  if (len <= buf_size && FindDatagramSocket(fd, &mark)) {
+    return ReceiveDatagram(fd, buf, len, flags, addr, addr_len);
+  }
   const ssize_t n =
       libc::RecvFromChk(fd, buf, len, buf_size, flags, addr, addr_len);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
 
 INTERPOSE ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) return ReceiveDatagram(fd, msg, flags);
   const ssize_t n = libc::RecvMsg(fd, msg, flags);
   if (n != 0) return n;
   return AfterEndOfStream(fd, IovecBytes(msg->msg_iov, msg->msg_iovlen));
 }
 
 INTERPOSE ssize_t readv(int fd, const iovec* iov, int iovcnt) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) return ReceiveDatagram(fd, iov, iovcnt);
   const ssize_t n = libc::ReadV(fd, iov, iovcnt);
   if (n != 0) return n;
   return AfterEndOfStream(fd, IovecBytes(iov, static_cast<size_t>(iovcnt)));
 }
 
+INTERPOSE int recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,
+                       timespec* timeout) {
+  DatagramMark mark;
+  if (!FindDatagramSocket(fd, &mark)) {
+    return libc::RecvMMsg(fd, msgs, vlen, flags, timeout);
+  }
+  const int saved_errno = errno;
+  int count = 0;
+  const int error = Guarded([&] {
+    return client::DatagramReceiveMany(fd, msgs, vlen, flags, timeout, &count);
+  });
+  if (error != 0) return Finish(error, saved_errno);
+  errno = saved_errno;
+  return count;
+}
+
+INTERPOSE ssize_t write(int fd, const void* buf, size_t count) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return SendDatagram(fd, mark, buf, count, 0, nullptr, 0);
+  }
+  return libc::Write(fd, buf, count);
+}
+
+INTERPOSE ssize_t writev(int fd, const iovec* iov, int iovcnt) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) return SendDatagram(fd, mark, iov, iovcnt);
+  return libc::WriteV(fd, iov, iovcnt);
+}
+
+INTERPOSE ssize_t send(int fd, const void* buf, size_t len, int flags) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return SendDatagram(fd, mark, buf, len, flags, nullptr, 0);
+  }
+  return libc::Send(fd, buf, len, flags);
+}
+
 INTERPOSE ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) return SendDatagram(fd, mark, msg, flags);
   // Only a message with a destination or control data, or a Fast Open,
   // differs between TCP and the pair.
   if (msg == nullptr || (msg->msg_name == nullptr && msg->msg_controllen == 0 &&
@@ -266,6 +470,10 @@ INTERPOSE ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 
 INTERPOSE ssize_t sendto(int fd, const void* buf, size_t len, int flags,
                          const sockaddr* addr, socklen_t addr_len) {
+  DatagramMark mark;
+  if (FindDatagramSocket(fd, &mark)) {
+    return SendDatagram(fd, mark, buf, len, flags, addr, addr_len);
+  }
   if (addr == nullptr && (flags & MSG_FASTOPEN) == 0) {
     return libc::SendTo(fd, buf, len, flags, addr, addr_len);
   }
@@ -278,4 +486,40 @@ INTERPOSE ssize_t sendto(int fd, const void* buf, size_t len, int flags,
     return -1;
   }
   return libc::SendTo(fd, buf, len, flags, nullptr, 0);  // TCP ignores it.
+}
+
+INTERPOSE int sendmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
+  DatagramMark mark;
+  if (!FindDatagramSocket(fd, &mark)) {
+    return libc::SendMMsg(fd, msgs, vlen, flags);
+  }
+  const int saved_errno = errno;
+  int count = 0;
+  const int error = Guarded([&] {
+    return client::DatagramSendMany(fd, mark, msgs, vlen, flags, &count);
+  });
+  if (error != 0) return Finish(error, saved_errno);
+  errno = saved_errno;
+  return count;
+}
+
+INTERPOSE int ioctl(int fd, unsigned long request, ...) __THROW {
+  va_list args;
+  va_start(args, request);
+  void* arg = va_arg(args, void*);
+  va_end(args);
+  DatagramMark mark;
+  // FIONREAD on a UDP socket is the size of the next datagram's payload;
+  // the pair would count every queued packet with its header.
+  if (request == FIONREAD && FindDatagramSocket(fd, &mark)) {
+    const int saved_errno = errno;
+    int bytes = 0;
+    int error = client::DatagramPending(fd, &bytes);
+    if (error == 0 && arg == nullptr) error = EFAULT;
+    if (error != 0) return Finish(error, saved_errno);
+    std::memcpy(arg, &bytes, sizeof(bytes));
+    errno = saved_errno;
+    return 0;
+  }
+  return libc::Ioctl(fd, request, arg);
 }

@@ -1,6 +1,7 @@
 #include "client/libc.h"
 
 #include <dlfcn.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -150,6 +151,39 @@ ssize_t SendTo(int fd, const void* buf, size_t len, int flags,
                const sockaddr* addr, socklen_t addr_len) {
   CALL_NEXT(sendto, decltype(&::sendto), fd, buf, len, flags, addr, addr_len);
   return syscall(SYS_sendto, fd, buf, len, flags, addr, addr_len);
+}
+
+ssize_t Write(int fd, const void* buf, size_t count) {
+  CALL_NEXT(write, decltype(&::write), fd, buf, count);
+  return syscall(SYS_write, fd, buf, count);
+}
+
+ssize_t WriteV(int fd, const iovec* iov, int iovcnt) {
+  CALL_NEXT(writev, decltype(&::writev), fd, iov, iovcnt);
+  return syscall(SYS_writev, fd, iov, iovcnt);
+}
+
+ssize_t Send(int fd, const void* buf, size_t len, int flags) {
+  CALL_NEXT(send, decltype(&::send), fd, buf, len, flags);
+  return syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
+}
+
+int SendMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags) {
+  CALL_NEXT(sendmmsg, decltype(&::sendmmsg), fd, msgs, vlen, flags);
+  return static_cast<int>(syscall(SYS_sendmmsg, fd, msgs, vlen, flags));
+}
+
+int RecvMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,
+             timespec* timeout) {
+  CALL_NEXT(recvmmsg, decltype(&::recvmmsg), fd, msgs, vlen, flags, timeout);
+  return static_cast<int>(
+      syscall(SYS_recvmmsg, fd, msgs, vlen, flags, timeout));
+}
+
+int Ioctl(int fd, unsigned long request, void* arg) {
+  using IoctlFn = int (*)(int, unsigned long, ...);
+  CALL_NEXT(ioctl, IoctlFn, fd, request, arg);
+  return static_cast<int>(syscall(SYS_ioctl, fd, request, arg));
 }
 
 #undef CALL_NEXT

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 namespace stackd::client::libc {
 
@@ -41,6 +42,14 @@ ssize_t ReadV(int fd, const iovec* iov, int iovcnt);
 ssize_t SendMsg(int fd, const msghdr* msg, int flags);
 ssize_t SendTo(int fd, const void* buf, size_t len, int flags,
                const sockaddr* addr, socklen_t addr_len);
+// The datagram path (stack_datagram.h) interposes these too.
+ssize_t Write(int fd, const void* buf, size_t count);
+ssize_t WriteV(int fd, const iovec* iov, int iovcnt);
+ssize_t Send(int fd, const void* buf, size_t len, int flags);
+int SendMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags);
+int RecvMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,
+             timespec* timeout);
+int Ioctl(int fd, unsigned long request, void* arg);
 
 }  // namespace stackd::client::libc
 

@@ -14,6 +14,8 @@
 #ifndef CLIENT_MSOCKET_H_
 #define CLIENT_MSOCKET_H_
 
+#include <sys/socket.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,6 +52,52 @@ extern "C" {
  */
 MSOCKET_EXPORT int msocket(const char* path, int domain, int type,
                            int protocol);
+
+/* Options of mconnectx(). Zero fields take the defaults. */
+struct mconnect_opts {
+  /* Start attempt i at i * stagger_ms milliseconds (RFC 8305's "Happy
+   * Eyeballs" connection attempt delay); an attempt that fails starts the
+   * next one at once. 0: every SYN leaves at once. */
+  unsigned int stagger_ms;
+  /* Fail with ETIMEDOUT when no attempt has won after this many
+   * milliseconds. 0: each attempt gives up after its SYN retries
+   * (TCP_SYNCNT). */
+  unsigned int timeout_ms;
+};
+
+/* Connects the unconnected TCP stack socket `fd` to whichever of the
+ * `naddrs` addresses answers first: the stack sends SYN to all of them,
+ * completes the handshake only with the first SYN+ACK and resets every
+ * other attempt, so no losing server ever accepts a connection. IPv4 and
+ * IPv6 addresses may be mixed on an AF_INET6 socket without IPV6_V6ONLY.
+ *
+ * Returns the index of the winning address. On a non-blocking fd it fails
+ * with EINPROGRESS; the fd turns writable when the race is over, SO_ERROR
+ * then says 0 or the error of the last attempt that failed, and
+ * getpeername() names the winner. SO_SNDTIMEO bounds a blocking call
+ * (EINPROGRESS when it expires), a signal interrupts it (EINTR).
+ * Errors: as connect(2), and EINVAL for 0 or more than 64 addresses,
+ * EOPNOTSUPP for a fd that is not a stack TCP socket; when every attempt
+ * fails, the errno of the last failure (ECONNREFUSED, ETIMEDOUT,
+ * ENETUNREACH, ...). */
+MSOCKET_EXPORT int mconnect(int fd, const struct sockaddr *const addrs[],
+                            const socklen_t addrlens[], int naddrs);
+
+/* mconnect() with options (`opts` may be NULL). */
+MSOCKET_EXPORT int mconnectx(int fd, const struct sockaddr *const addrs[],
+                             const socklen_t addrlens[], int naddrs,
+                             const struct mconnect_opts *opts);
+
+/* Binds the stack socket `fd` to every address:port of the vector, all or
+ * nothing: listen() then listens on all of them through this one fd, and
+ * getsockname() on an accepted socket tells which address and port the
+ * client dialled. IPv4 and IPv6, different addresses and ports, and a
+ * wildcard next to specific addresses may be mixed. Returns 0.
+ * Errors: EINVAL (no addresses, more than 64, fd already bound),
+ * EADDRINUSE (nothing stays bound), EADDRNOTAVAIL, EAFNOSUPPORT (a family
+ * the socket cannot take), EOPNOTSUPP (not a stack TCP socket). */
+MSOCKET_EXPORT int mbind(int fd, const struct sockaddr *const addrs[],
+                         const socklen_t addrlens[], int naddrs);
 
 #ifdef __cplusplus
 }

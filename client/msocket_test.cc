@@ -509,7 +509,8 @@ TEST_F(MsocketTest, DefaultStackGoesToTheEnvironment) {
   EXPECT_EQ(std::string(getenv("MSOCKET_STACK_INET")), stack_.path());
   EXPECT_EQ(getenv("MSOCKET_STACK_INET6"), nullptr);
 
-  // socket(2) for TCP over IPv4 now goes to the stack; the rest does not.
+  // socket(2) for TCP and UDP over IPv4 now goes to the stack; the rest
+  // does not.
   const size_t before = stack_.request_count();
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
@@ -517,14 +518,17 @@ TEST_F(MsocketTest, DefaultStackGoesToTheEnvironment) {
   EXPECT_TRUE(stackd::client::FindStack(fd, &name));
   EXPECT_EQ(stack_.request_count(), before + 1);
   close(fd);
-  const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // (This fake stack serves TCP only and refuses UDP.)
+  EXPECT_EQ(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), -1);
+  EXPECT_EQ(errno, ESOCKTNOSUPPORT);
+  EXPECT_EQ(stack_.request_count(), before + 2);
+  const int raw_udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDPLITE);
   const int tcp6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_GE(udp, 0);
   ASSERT_GE(tcp6, 0);
-  EXPECT_FALSE(stackd::client::FindStack(udp, &name));
+  if (raw_udp >= 0) EXPECT_FALSE(stackd::client::FindStack(raw_udp, &name));
   EXPECT_FALSE(stackd::client::FindStack(tcp6, &name));
-  EXPECT_EQ(stack_.request_count(), before + 1);
-  close(udp);
+  EXPECT_EQ(stack_.request_count(), before + 2);
+  if (raw_udp >= 0) close(raw_udp);
   close(tcp6);
 
   // msocket(NULL, ...) uses the default too.

@@ -8,9 +8,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "client/accept_record.h"
 #include "client/address.h"
@@ -276,6 +279,18 @@ int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
           AddressFromSockaddr(addr, len, AddressUse::kConnect, &address)) {
     return error;
   }
+  return GatedConnect(fd, stack, [&](Request* request, uint32_t gate_bytes,
+                                     int app_sndbuf) {
+    auto* connect = request->mutable_connect();
+    *connect->mutable_address() = address;
+    connect->set_gate_bytes(gate_bytes);
+    connect->set_app_sndbuf(app_sndbuf);
+  });
+}
+
+int GatedConnect(
+    int fd, const StackName& stack,
+    const std::function<void(Request*, uint32_t, int)>& make_request) {
   Response response;
   // The gate goes only on a writable fd the stack reports unconnected: on a
   // connected socket the stack reads the fd as data, and a fd that is not
@@ -299,10 +314,7 @@ int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
     gate_bytes = WriteGate(fd);
   }
   Request request;
-  auto* connect = request.mutable_connect();
-  *connect->mutable_address() = address;
-  connect->set_gate_bytes(gate_bytes);
-  connect->set_app_sndbuf(app_sndbuf);
+  make_request(&request, gate_bytes, app_sndbuf);
   int error = ControlCall(stack.path, &request, fd, &response, nullptr);
   error = error != 0 ? NoAnswerError(error) : AnswerError(response);
   if (error == 0) return 0;
@@ -317,6 +329,82 @@ int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
                      sizeof(app_sndbuf));
   }
   return error;
+}
+
+namespace {
+
+constexpr int kMaxMultiAddresses = 64;
+
+// The Address of each sockaddr, for a request about many addresses.
+int Addresses(const sockaddr* const addrs[], const socklen_t lens[], int n,
+              AddressUse use, std::vector<Address>* out) {
+  if (n <= 0 || n > kMaxMultiAddresses || addrs == nullptr || lens == nullptr) {
+    return n <= 0 || n > kMaxMultiAddresses ? EINVAL : EFAULT;
+  }
+  out->resize(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    if (addrs[i] == nullptr) return EFAULT;
+    if (int error = AddressFromSockaddr(addrs[i], lens[i], use, &(*out)[i])) {
+      return error;
+    }
+  }
+  return 0;
+}
+
+// IPv4 addresses as IPv4-mapped IPv6 ones, so that a peer reported by an
+// AF_INET6 socket compares equal to the sockaddr_in it was given as.
+std::string Normalized(const Address& a) {
+  std::string ip = a.ip();
+  if (a.family() == AF_INET) ip = std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + ip;
+  return ip + ":" + std::to_string(a.port());
+}
+
+}  // namespace
+
+int StackMConnect(int fd, const StackName& stack, const sockaddr* const addrs[],
+                  const socklen_t lens[], int n, uint32_t stagger_ms,
+                  uint32_t timeout_ms, int* winner) {
+  *winner = -1;
+  std::vector<Address> addresses;
+  if (int error = Addresses(addrs, lens, n, AddressUse::kConnect, &addresses)) {
+    return error;
+  }
+  int error = GatedConnect(fd, stack, [&](Request* request, uint32_t gate_bytes,
+                                          int app_sndbuf) {
+    auto* m = request->mutable_mconnect();
+    for (const Address& a : addresses) *m->add_addresses() = a;
+    m->set_gate_bytes(gate_bytes);
+    m->set_app_sndbuf(app_sndbuf);
+    m->set_stagger_ms(stagger_ms);
+    m->set_timeout_ms(timeout_ms);
+  });
+  if (error != 0) return error;
+  Request request;
+  request.mutable_get_name()->set_peer(true);
+  Response response;
+  if (Call(fd, stack, &request, &response) == 0) {
+    const std::string peer = Normalized(response.address());
+    for (int i = 0; i < n; ++i) {
+      if (Normalized(addresses[static_cast<size_t>(i)]) == peer) {
+        *winner = i;
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
+int StackMBind(int fd, const StackName& stack, const sockaddr* const addrs[],
+               const socklen_t lens[], int n) {
+  std::vector<Address> addresses;
+  if (int error = Addresses(addrs, lens, n, AddressUse::kBind, &addresses)) {
+    return error;
+  }
+  Request request;
+  auto* m = request.mutable_mbind();
+  for (const Address& a : addresses) *m->add_addresses() = a;
+  Response response;
+  return Call(fd, stack, &request, &response);
 }
 
 int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
@@ -507,6 +595,11 @@ int StackCheckSend(const msghdr* msg, int flags, msghdr* sendable) {
   sendable->msg_control = nullptr;
   sendable->msg_controllen = 0;
   return 0;
+}
+
+int StackCall(int fd, const StackName& stack, Request* request,
+              Response* response) {
+  return Call(fd, stack, request, response);
 }
 
 }  // namespace stackd::client

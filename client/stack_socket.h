@@ -14,6 +14,9 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
+#include <functional>
+
 #include "client/stack_name.h"
 #include "proto/socket.pb.h"
 
@@ -42,6 +45,25 @@ int StackListen(int fd, const StackName& stack, int backlog);
 // progress (a blocking fd waits for it), EISCONN once connected.
 int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
                  socklen_t len);
+
+// The connect machinery behind StackConnect and StackMConnect: gates the
+// fd, sends the request `make_request` fills in (given the gate's size and
+// the send buffer to restore), and waits like StackConnect.
+int GatedConnect(
+    int fd, const StackName& stack,
+    const std::function<void(socket::v1::Request*, uint32_t gate_bytes,
+                             int app_sndbuf)>& make_request);
+
+// mconnect(3): races a handshake to every address (MConnectRequest). For a
+// blocking fd that connected, *winner is the index of the address that won;
+// otherwise -1. Errors: as StackConnect, EINVAL (no addresses or over 64).
+int StackMConnect(int fd, const StackName& stack, const sockaddr* const addrs[],
+                  const socklen_t lens[], int n, uint32_t stagger_ms,
+                  uint32_t timeout_ms, int* winner);
+
+// mbind(3): binds to every address, all or nothing (MBindRequest).
+int StackMBind(int fd, const StackName& stack, const sockaddr* const addrs[],
+               const socklen_t lens[], int n);
 
 // accept4(2) on a listening stack socket: reads one accept record. The new
 // fd, with `flags` (SOCK_NONBLOCK, SOCK_CLOEXEC) applied, is stored in
@@ -78,6 +100,12 @@ int StackErrorAtEof(int fd, const StackName& stack);
 // and *sendable, the message to hand to the kernel: without a destination
 // (TCP ignores it) and without control messages.
 int StackCheckSend(const msghdr* msg, int flags, msghdr* sendable);
+
+// One control call about the stack socket `fd` (which rides along): 0 or
+// the errno for the application (ENETDOWN if the stack is gone, the
+// stack's answer otherwise). For calls this file does not wrap.
+int StackCall(int fd, const StackName& stack, socket::v1::Request* request,
+              socket::v1::Response* response);
 
 }  // namespace stackd::client
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/string_view.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,35 @@ namespace {
 absl::Status FlagError(absl::string_view flag, const absl::Status& why) {
   return absl::InvalidArgumentError(
       absl::StrCat("--", flag, ": ", why.message()));
+}
+
+// A search domain as resolv.conf takes it: dot-separated labels of 1 to 63
+// letters, digits, '-' or '_', at most 253 bytes, one final dot allowed
+// (and dropped).
+absl::StatusOr<std::string> ParseSearchDomain(absl::string_view text) {
+  absl::string_view domain = text;
+  if (absl::EndsWith(domain, ".")) domain.remove_suffix(1);
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "' is not a domain name: ", why));
+  };
+  if (domain.empty()) return bad("empty");
+  if (domain.size() > 253) return bad("longer than 253 bytes");
+  size_t label = 0;
+  for (char c : domain) {
+    if (c == '.') {
+      if (label == 0) return bad("empty label");
+      label = 0;
+      continue;
+    }
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' &&
+        c != '_') {
+      return bad("only letters, digits, '-', '_' and '.'");
+    }
+    if (++label > 63) return bad("a label is longer than 63 bytes");
+  }
+  if (label == 0) return bad("empty label");
+  return std::string(domain);
 }
 
 absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
@@ -41,6 +71,22 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
     config.mac = *mac;
   } else if (name == "grpc") {
     config.grpc_endpoint = std::string(value);
+  } else if (name == "dns") {
+    auto server = DnsServer::Parse(value);
+    if (!server.ok()) return FlagError(name, server.status());
+    if (config.dns_servers.size() >= kMaxDnsServers) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dns: at most ", kMaxDnsServers, " servers"));
+    }
+    config.dns_servers.push_back(*server);
+  } else if (name == "search") {
+    auto domain = ParseSearchDomain(value);
+    if (!domain.ok()) return FlagError(name, domain.status());
+    if (config.search_domains.size() >= kMaxSearchDomains) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--search: at most ", kMaxSearchDomains, " domains"));
+    }
+    config.search_domains.push_back(*std::move(domain));
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown flag --", name, " (see --help)"));
@@ -69,6 +115,62 @@ absl::Status Validate(const StackConfig& config) {
 }
 
 }  // namespace
+
+absl::StatusOr<DnsServer> DnsServer::Parse(absl::string_view text) {
+  absl::string_view host = text;
+  absl::string_view port_text;
+  bool has_port = false;
+  if (absl::StartsWith(text, "[")) {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", text, "': '[' without ']'"));
+    }
+    host = text.substr(1, close - 1);
+    absl::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') {
+        return absl::InvalidArgumentError(
+            absl::StrCat("'", text, "': expected ':PORT' after ']'"));
+      }
+      port_text = rest.substr(1);
+      has_port = true;
+    }
+  } else if (const size_t colon = text.find(':');
+             colon != absl::string_view::npos &&
+             text.find(':', colon + 1) == absl::string_view::npos) {
+    // One colon: IPv4 with a port. More: a bare IPv6 address.
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    has_port = true;
+  }
+  auto address = IpAddress::Parse(host);
+  if (!address.ok()) return address.status();
+  if (absl::StartsWith(text, "[") && address->family != AF_INET6) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", text, "': only IPv6 addresses go in brackets"));
+  }
+  DnsServer server;
+  server.address = *address;
+  if (has_port) {
+    int port = 0;
+    if (port_text.empty() ||
+        port_text.find_first_not_of("0123456789") != absl::string_view::npos ||
+        !absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", text, "': the port must be a number from 1 to 65535"));
+    }
+    server.port = port;
+  }
+  return server;
+}
+
+std::string DnsServer::ToString() const {
+  if (address.family == AF_INET6) {
+    return absl::StrCat("[", address.ToString(), "]:", port);
+  }
+  return absl::StrCat(address.ToString(), ":", port);
+}
 
 absl::StatusOr<CommandLine> ParseCommandLine(int argc,
                                              const char* const argv[]) {
@@ -147,6 +249,10 @@ at the Unix socket PATH (for example /dev/net/mynet).
   --mtu=N           MTU of the TAP (default 65520 for a TAP stackd creates)
   --mac=MAC         the stack's MAC address (default: derived from PATH)
   --grpc=ENDPOINT   admin service endpoint (default unix:PATH.grpc)
+  --dns=ADDR[:PORT] a DNS server that programs using the stack resolve
+                    names with, through the stack; IPv6 as [ADDR]:PORT
+                    (repeatable, at most 3, port 53 unless given)
+  --search=DOMAIN   a search domain for short names (repeatable, at most 6)
   -v, --verbose     more log lines (repeat for per-packet detail)
   -h, --help        this text
 )";

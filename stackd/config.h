@@ -7,16 +7,37 @@
 #ifndef STACKD_CONFIG_H_
 #define STACKD_CONFIG_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "stackd/addresses.h"
 
 namespace stackd {
 
 inline constexpr int kDefaultMtu = 65520;
+
+// Name resolution through the stack (--dns, --search): what stackd tells
+// the client library in HelloResponse. The limits are resolv.conf's
+// (MAXNS, MAXDNSRCH), which keep a lookup's worst case bounded.
+inline constexpr int kDefaultDnsPort = 53;
+inline constexpr size_t kMaxDnsServers = 3;
+inline constexpr size_t kMaxSearchDomains = 6;
+
+// A DNS server the library queries through the stack.
+struct DnsServer {
+  IpAddress address;
+  int port = kDefaultDnsPort;
+
+  // Parses "10.0.0.1", "10.0.0.1:5353", "fd00::1" or "[fd00::1]:5353".
+  // InvalidArgument with the reason otherwise (port outside 1..65535).
+  static absl::StatusOr<DnsServer> Parse(absl::string_view text);
+  // "10.0.0.1:53", "[fd00::1]:53".
+  std::string ToString() const;
+};
 
 struct StackConfig {
   std::string path;      // The stack's Unix socket, e.g. /dev/net/mynet.
@@ -27,6 +48,8 @@ struct StackConfig {
   int mtu = 0;  // 0: kDefaultMtu for a TAP we create, else the device's.
   std::optional<MacAddress> mac;  // Unset: derived from path.
   std::string grpc_endpoint;      // gRPC target; default "unix:PATH.grpc".
+  std::vector<DnsServer> dns_servers;      // --dns, in the order given.
+  std::vector<std::string> search_domains;  // --search, without a final dot.
   int verbosity = 0;
 };
 
@@ -41,7 +64,9 @@ struct CommandLine {
 // "--flag value". InvalidArgument with a message naming the bad flag or
 // value: unknown flag, missing PATH, relative PATH, malformed CIDR or
 // address, MTU out of 1280..65535 (IPv6 needs 1280), two gateways of one
-// family, a gateway without an address of its family.
+// family, a gateway without an address of its family, a malformed --dns
+// server or --search domain, more than kMaxDnsServers servers or
+// kMaxSearchDomains domains.
 absl::StatusOr<CommandLine> ParseCommandLine(int argc, const char* const argv[]);
 
 // The flags, one per line, for --help.

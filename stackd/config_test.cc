@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -51,6 +52,8 @@ TEST(ParseCommandLineTest, DefaultsWithOnlyPath) {
   EXPECT_FALSE(c.mac.has_value());
   EXPECT_EQ(c.grpc_endpoint, "unix:/dev/net/mynet.grpc");
   EXPECT_EQ(c.verbosity, 0);
+  EXPECT_TRUE(c.dns_servers.empty());
+  EXPECT_TRUE(c.search_domains.empty());
 }
 
 // Checks the configuration that both spellings of the full flag set give.
@@ -177,7 +180,7 @@ TEST(ParseCommandLineTest, UnknownFlag) {
 
 TEST(ParseCommandLineTest, FlagWithoutValue) {
   for (const char* flag : {"--tap", "--netns", "--addr", "--gw", "--mtu",
-                           "--mac", "--grpc"}) {
+                           "--mac", "--grpc", "--dns", "--search"}) {
     SCOPED_TRACE(flag);
     EXPECT_EQ(CodeOf({"/dev/net/x", flag}), absl::StatusCode::kInvalidArgument);
   }
@@ -239,6 +242,92 @@ TEST(ParseCommandLineTest, GatewayWithoutAddressOfItsFamily) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CodeOf({"--addr=10.42.0.2/24", "--gw=fd42::1", "/dev/net/x"}),
             absl::StatusCode::kInvalidArgument);
+}
+
+std::vector<std::string> Strings(const std::vector<DnsServer>& servers) {
+  std::vector<std::string> out;
+  for (const auto& s : servers) out.push_back(s.ToString());
+  return out;
+}
+
+TEST(ParseCommandLineTest, DnsServersAndSearchDomainsKeepOrder) {
+  auto cl = Parse({"--dns=10.42.0.1", "--dns", "[fd42::1]:5353",
+                   "--dns=192.0.2.7:1053", "--search=example.test",
+                   "--search", "Corp.Example.", "/dev/net/x"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_THAT(Strings(cl->config.dns_servers),
+              ElementsAre("10.42.0.1:53", "[fd42::1]:5353", "192.0.2.7:1053"));
+  EXPECT_THAT(cl->config.search_domains,
+              ElementsAre("example.test", "Corp.Example"));
+}
+
+TEST(DnsServerTest, ParsesEverySpelling) {
+  for (const auto& [text, expected] :
+       std::vector<std::pair<const char*, const char*>>{
+           {"10.0.0.1", "10.0.0.1:53"},
+           {"10.0.0.1:5353", "10.0.0.1:5353"},
+           {"fd00::1", "[fd00::1]:53"},
+           {"[fd00::1]", "[fd00::1]:53"},
+           {"[fd00::1]:1", "[fd00::1]:1"},
+           {"::1", "[::1]:53"},
+           {"10.0.0.1:65535", "10.0.0.1:65535"},
+       }) {
+    SCOPED_TRACE(text);
+    auto server = DnsServer::Parse(text);
+    ASSERT_TRUE(server.ok()) << server.status();
+    EXPECT_EQ(server->ToString(), expected);
+  }
+  for (const char* bad :
+       {"", "10.0.0", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
+        "10.0.0.1:-5", "10.0.0.1:5x", "[fd00::1", "[fd00::1]x53",
+        "[10.0.0.1]:53", "fd00::1:", "[fd00::1]:", "host.example:53",
+        "10.0.0.1/24"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(DnsServer::Parse(bad).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParseCommandLineTest, BadDnsAndSearchValues) {
+  for (const std::vector<const char*>& args :
+       std::vector<std::vector<const char*>>{
+           {"--dns=10.0.0.1:99999", "/x"},
+           {"--dns=name.example", "/x"},
+           {"--search=", "/x"},
+           {"--search=.", "/x"},
+           {"--search=a..b", "/x"},
+           {"--search=.a", "/x"},
+           {"--search=a b", "/x"},
+           {"--search=exa$mple.test", "/x"},
+       }) {
+    SCOPED_TRACE(args[0]);
+    EXPECT_EQ(CodeOf(args), absl::StatusCode::kInvalidArgument);
+  }
+  const std::string long_label = "--search=" + std::string(64, 'a') + ".test";
+  EXPECT_EQ(CodeOf({long_label.c_str(), "/x"}),
+            absl::StatusCode::kInvalidArgument);
+  std::string long_name = "--search=";
+  for (int i = 0; i < 64; ++i) long_name += "abc.";
+  long_name += "test";  // 260 bytes.
+  EXPECT_EQ(CodeOf({long_name.c_str(), "/x"}),
+            absl::StatusCode::kInvalidArgument);
+  const std::string max_label = "--search=" + std::string(63, 'a') + ".test";
+  EXPECT_TRUE(Parse({max_label.c_str(), "/x"}).ok());
+}
+
+TEST(ParseCommandLineTest, AtMostThreeServersAndSixDomains) {
+  EXPECT_TRUE(Parse({"--dns=10.0.0.1", "--dns=10.0.0.2", "--dns=10.0.0.3",
+                     "/x"})
+                  .ok());
+  EXPECT_EQ(CodeOf({"--dns=10.0.0.1", "--dns=10.0.0.2", "--dns=10.0.0.3",
+                    "--dns=10.0.0.4", "/x"}),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<const char*> args;
+  for (int i = 0; i < 6; ++i) args.push_back("--search=a.test");
+  args.push_back("/x");
+  EXPECT_TRUE(Parse(args).ok());
+  args.insert(args.begin(), "--search=b.test");
+  EXPECT_EQ(CodeOf(args), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -55,6 +55,17 @@ absl::StatusOr<T> CallOnStackThread(asio::io_context& io,
   return result.get();
 }
 
+// --dns and --search, as the control server hands them to clients.
+ResolverSettings ResolverSettingsOf(const StackConfig& config) {
+  ResolverSettings settings;
+  for (const DnsServer& dns : config.dns_servers) {
+    settings.dns_servers.push_back(
+        {dns.address.family, dns.address.bytes, static_cast<uint16_t>(dns.port)});
+  }
+  settings.search_domains = config.search_domains;
+  return settings;
+}
+
 class Daemon : public admin::AdminBackend {
  public:
   explicit Daemon(const StackConfig& config)
@@ -109,7 +120,8 @@ class Daemon : public admin::AdminBackend {
     tap_io_.assign(::dup(tap_fd), ec);
     if (ec) return absl::InternalError(absl::StrCat("watch TAP: ", ec.message()));
     sockets_ = std::make_unique<SocketTable>(io_, config_.path);
-    control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path);
+    control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path,
+                                               ResolverSettingsOf(config_));
 
     // The admin endpoint comes up last: once it answers, the stack is ready.
     auto server = admin::StartAdminServer(config_.grpc_endpoint, &admin_service_);

@@ -455,12 +455,15 @@ Testbed::~Testbed() {
 }
 
 std::vector<std::string> Testbed::StackdFlags() const {
-  return {
+  std::vector<std::string> flags = {
       absl::StrCat("--netns=", netns_),
       absl::StrCat("--tap=", tap_name_),
       absl::StrCat("--addr=", kStackIp4, "/", kIp4PrefixLength),
       absl::StrCat("--addr=", kStackIp6, "/", kIp6PrefixLength),
   };
+  flags.insert(flags.end(), options_.extra_stackd_flags.begin(),
+               options_.extra_stackd_flags.end());
+  return flags;
 }
 
 absl::Status Testbed::StartStackd() {

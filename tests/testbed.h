@@ -85,6 +85,8 @@ class Testbed {
     bool start_stackd = true;
     // How long stackd may take to become ready.
     absl::Duration ready_timeout = absl::Seconds(10);
+    // More flags for stackd, after the test bed's own (e.g. "--dns=...").
+    std::vector<std::string> extra_stackd_flags;
   };
 
   // Makes the namespace and the temp dir and, unless told otherwise, starts
@@ -116,7 +118,8 @@ class Testbed {
   // The running stackd's pid, or -1 if none runs.
   pid_t stackd_pid() const { return stackd_pid_; }
 
-  // The flags the test bed gives stackd (without the stack path).
+  // The flags the test bed gives stackd (without the stack path), then
+  // Options::extra_stackd_flags.
   std::vector<std::string> StackdFlags() const;
 
   // Starts stackd with StackdFlags() on stack_path(), waits until it is

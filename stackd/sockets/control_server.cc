@@ -13,6 +13,7 @@
 #include "proto/socket.pb.h"
 #include "stackd/log.h"
 #include "stackd/sockets/tcp_socket.h"
+#include "stackd/sockets/udp_socket.h"
 
 namespace stackd {
 namespace {
@@ -157,6 +158,16 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
         hello->add_families(AF_INET);
         hello->add_families(AF_INET6);
         hello->set_stack_path(server_->stack_path_);
+        for (const ResolverSettings::Server& dns : server_->resolver_.dns_servers) {
+          auto* address = hello->add_dns_servers();
+          address->set_family(dns.family);
+          address->set_ip(reinterpret_cast<const char*>(dns.ip.data()),
+                          dns.family == AF_INET6 ? 16 : 4);
+          address->set_port(dns.port);
+        }
+        for (const std::string& domain : server_->resolver_.search_domains) {
+          hello->add_search_domains(domain);
+        }
         return -1;
       }
       case Request::kSocket:
@@ -193,6 +204,18 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       case Request::kConnect: {
         const auto& c = request.connect();
         error = s->Connect(c.address(), c.gate_bytes(), c.app_sndbuf(), fds.Take(0));
+        break;
+      }
+      case Request::kMconnect:
+      case Request::kMbind: {
+        auto* tcp = dynamic_cast<TcpSocket*>(s.get());
+        if (tcp == nullptr) {
+          error = EOPNOTSUPP;
+        } else if (request.op_case() == Request::kMconnect) {
+          error = tcp->MultiConnect(request.mconnect(), fds.Take(0));
+        } else {
+          error = tcp->MultiBind(request.mbind(), response->mutable_addresses());
+        }
         break;
       }
       case Request::kGetName:
@@ -245,6 +268,16 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       response->set_error(EAFNOSUPPORT);
       return -1;
     }
+    if (req.type() == SOCK_DGRAM) {
+      int app_fd = -1;
+      if (int error = UdpSocket::Create(table, req.domain(), req.protocol(), cred_.pid,
+                                        cred_.uid, &app_fd)) {
+        response->set_error(error);
+        return -1;
+      }
+      response->mutable_socket();
+      return app_fd;
+    }
     if (req.type() != SOCK_STREAM) {
       response->set_error(ESOCKTNOSUPPORT);
       return -1;
@@ -282,8 +315,12 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
 };
 
 ControlServer::ControlServer(asio::io_context& io, int listen_fd, SocketTable* table,
-                             std::string stack_path)
-    : io_(io), listener_(io, dup(listen_fd)), table_(table), stack_path_(std::move(stack_path)) {}
+                             std::string stack_path, ResolverSettings resolver)
+    : io_(io),
+      listener_(io, dup(listen_fd)),
+      table_(table),
+      stack_path_(std::move(stack_path)),
+      resolver_(std::move(resolver)) {}
 
 ControlServer::~ControlServer() = default;
 

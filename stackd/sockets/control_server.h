@@ -12,9 +12,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "stackd/sockets/socket_table.h"
 
@@ -22,12 +24,24 @@ namespace stackd {
 
 inline constexpr size_t kMaxControlMessageBytes = 65536;
 
+// How programs on this stack resolve names (stackd --dns, --search): handed
+// to the client library in every HelloResponse.
+struct ResolverSettings {
+  struct Server {
+    int family = 0;                // AF_INET or AF_INET6.
+    std::array<uint8_t, 16> ip{};  // Network order; IPv4 in the first 4.
+    uint16_t port = 53;
+  };
+  std::vector<Server> dns_servers;
+  std::vector<std::string> search_domains;
+};
+
 class ControlServer {
  public:
   // `listen_fd` is the PATH socket (SOCK_SEQPACKET, listening,
   // non-blocking); borrowed, it must outlive the server.
   ControlServer(boost::asio::io_context& io, int listen_fd, SocketTable* table,
-                std::string stack_path);
+                std::string stack_path, ResolverSettings resolver = {});
   ~ControlServer();
 
   // Starts accepting clients.
@@ -46,6 +60,7 @@ class ControlServer {
   boost::asio::posix::stream_descriptor listener_;
   SocketTable* table_;
   const std::string stack_path_;
+  const ResolverSettings resolver_;
   uint64_t requests_ = 0;
   uint64_t bad_requests_ = 0;
   size_t clients_ = 0;

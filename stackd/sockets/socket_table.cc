@@ -26,9 +26,9 @@ SocketTable::SocketTable(boost::asio::io_context& io, std::string stack_path)
 
 SocketTable::~SocketTable() = default;
 
-int SocketTable::NewPair(uint64_t id, Pair* out) {
+int SocketTable::NewPair(uint64_t id, Pair* out, int type) {
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return errno;
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) return errno;
   sockaddr_un name{};
   name.sun_family = AF_UNIX;
   std::string text = "stackd/" + std::to_string(id) + "/" + stack_path_;

@@ -7,6 +7,7 @@
 #ifndef STACKD_SOCKETS_SOCKET_TABLE_H_
 #define STACKD_SOCKETS_SOCKET_TABLE_H_
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
@@ -30,15 +31,16 @@ class SocketTable {
 
   boost::asio::io_context& io() { return io_; }
 
-  // A new socketpair for socket `id`: stackd's end is bound to the socket's
-  // abstract name and tuned for throughput. Returns 0 or an errno (EMFILE,
-  // ENFILE, ENOMEM, ENAMETOOLONG for a PATH too long for the name).
+  // A new socketpair of `type` (SOCK_STREAM for TCP, SOCK_SEQPACKET for
+  // UDP) for socket `id`: stackd's end is bound to the socket's abstract
+  // name and tuned for throughput. Returns 0 or an errno (EMFILE, ENFILE,
+  // ENOMEM, ENAMETOOLONG for a PATH too long for the name).
   struct Pair {
     int stack_fd = -1;
     int app_fd = -1;
     ino_t app_ino = 0;
   };
-  int NewPair(uint64_t id, Pair* out);
+  int NewPair(uint64_t id, Pair* out, int type = SOCK_STREAM);
   uint64_t NextId() { return next_id_++; }
 
   void Add(std::shared_ptr<Socket> socket, ino_t app_ino);

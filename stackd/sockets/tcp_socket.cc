@@ -73,6 +73,8 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 }
 
 TcpSocket::~TcpSocket() {
+  EndRace(nullptr);
+  for (size_t i = 1; i < bound_.size(); ++i) tcp_abort(bound_[i]);
   DetachPcb();
   for (tcp_pcb* lpcb : listeners_) {
     tcp_arg(lpcb, nullptr);
@@ -365,6 +367,20 @@ void TcpSocket::Fail(int error) {
 }
 
 void TcpSocket::OnAppClosed(bool reset) {
+  if (backlog_delayed_) {
+    // Still counted as queued on its listener: either the application
+    // accepted it since the listener last looked (the listener can tell
+    // while it is open), or the listener was closed with the connection
+    // unaccepted, which Linux answers with RST. Once the listener is gone
+    // the only sure sign of an accepted connection is data the application
+    // wrote; one accepted, left silent and closed within a tick (100 ms) of
+    // its listener is reset too.
+    auto listener = listener_.lock();
+    if (listener && listener->state_ == State::kListening && !listener->PairHungUp()) {
+      listener->Tick();
+    }
+    if (backlog_delayed_ && bytes_out_ == 0) reset = true;
+  }
   if (state_ == State::kListening) {
     CloseListeners();
   } else if (pcb_ != nullptr) {
@@ -418,6 +434,7 @@ int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
     case State::kOpen: break;
   }
   if (pcb_ == nullptr) return refuse(EBADF);
+  if (bound_.size() > 1) return refuse(EINVAL);
   ip_addr_t ip;
   uint16_t port;
   if (int error = FromWire(address, family_, v6only_, &ip, &port)) return refuse(error);
@@ -511,17 +528,24 @@ int TcpSocket::Listen(int backlog) {
   }
   // Linux queues backlog + 1 connections; lwIP's backlog is a u8.
   int limit = backlog < 0 ? 255 : std::min(backlog + 1, 255);
-  err_t err = ERR_OK;
-  tcp_pcb* pcb = pcb_;
+  std::vector<tcp_pcb*> pcbs = bound_.empty() ? std::vector<tcp_pcb*>{pcb_} : bound_;
+  // lwIP frees a PCB that it turns into a listener; ours are only the new ones.
   DetachPcb();
-  tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcb, static_cast<u8_t>(limit), &err);
-  if (lpcb == nullptr) {
-    AttachPcb(pcb);
-    return LwipErrToErrno(err);
+  bound_.clear();
+  for (size_t i = 0; i < pcbs.size(); ++i) {
+    err_t err = ERR_OK;
+    tcp_pcb* lpcb = tcp_listen_with_backlog_and_err(pcbs[i], static_cast<u8_t>(limit), &err);
+    if (lpcb == nullptr) {
+      // Undo: the socket ends up closed rather than half listening.
+      for (size_t j = i; j < pcbs.size(); ++j) tcp_abort(pcbs[j]);
+      CloseListeners();
+      state_ = State::kClosed;
+      return LwipErrToErrno(err);
+    }
+    tcp_arg(lpcb, this);
+    tcp_accept(lpcb, &TcpSocket::OnAccept);
+    listeners_.push_back(lpcb);
   }
-  tcp_arg(lpcb, this);
-  tcp_accept(lpcb, &TcpSocket::OnAccept);
-  listeners_.push_back(lpcb);
   state_ = State::kListening;
   WatchReadable();
   return 0;
@@ -578,8 +602,17 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), &pair.app_fd, sizeof(int));
+  int outq_before = 0;
+  ioctl(pair_.native_handle(), SIOCOUTQ, &outq_before);
   ssize_t sent = sendmsg(pair_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   close(pair.app_fd);
+  int outq_after = 0;
+  if (sent > 0 && ioctl(pair_.native_handle(), SIOCOUTQ, &outq_after) == 0 &&
+      outq_after > outq_before) {
+    // SIOCOUTQ counts the kernel's memory for the queued records, not
+    // their bytes: learn what one record costs.
+    record_cost_ = std::max(record_cost_, outq_after - outq_before);
+  }
   if (sent != static_cast<ssize_t>(sizeof(buf))) {
     // The accept queue on the pair is full: refuse like a full backlog.
     s->DetachPcb();
@@ -598,7 +631,8 @@ void TcpSocket::Tick() {
   if (state_ != State::kListening || accept_queue_.empty()) return;
   int outq = 0;
   if (ioctl(pair_.native_handle(), SIOCOUTQ, &outq) != 0) return;
-  size_t unread = (static_cast<size_t>(outq) + kAcceptRecordBytes - 1) / kAcceptRecordBytes;
+  const size_t cost = static_cast<size_t>(std::max(record_cost_, 1));
+  size_t unread = (static_cast<size_t>(outq) + cost - 1) / cost;
   while (accept_queue_.size() > unread) {
     if (auto s = accept_queue_.front().lock();
         s && s->backlog_delayed_ && s->pcb_ != nullptr) {
@@ -606,6 +640,289 @@ void TcpSocket::Tick() {
       s->backlog_delayed_ = false;
     }
     accept_queue_.pop_front();
+  }
+}
+
+// --- mbind ---------------------------------------------------------------------
+
+namespace {
+
+constexpr int kMaxMultiAddresses = 64;
+
+bool Overlaps(const ip_addr_t& a, const ip_addr_t& b) {
+  if (ip_addr_isany(&a) || ip_addr_isany(&b)) {
+    // A wildcard of one family does not cover the other family's addresses,
+    // except a dual-stack "::".
+    return IP_IS_ANY_TYPE_VAL(a) || IP_IS_ANY_TYPE_VAL(b) ||
+           IP_GET_TYPE(&a) == IP_GET_TYPE(&b);
+  }
+  return ip_addr_eq(&a, &b);
+}
+
+// Whether another listener already holds `ip`:`port` (Linux refuses such a
+// bind even with SO_REUSEADDR; lwIP would let both reuse it).
+bool ListenerHolds(const ip_addr_t& ip, uint16_t port) {
+  for (tcp_pcb_listen* l = tcp_listen_pcbs.listen_pcbs; l != nullptr; l = l->next) {
+    if (l->local_port == port && Overlaps(l->local_ip, ip)) return true;
+  }
+  return false;
+}
+
+// Whether a bound, not yet listening PCB other than `self` holds `ip`:`port`
+// where Linux would refuse a second bind (not both SO_REUSEADDR).
+bool BinderHolds(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port, bool reuse) {
+  for (tcp_pcb* p = tcp_bound_pcbs; p != nullptr; p = p->next) {
+    if (p == self || p->local_port != port || !Overlaps(p->local_ip, ip)) continue;
+    if (!reuse || !ip_get_option(p, SOF_REUSEADDR)) return true;
+  }
+  return false;
+}
+
+// mconnect and mbind take IPv4 addresses on a dual-stack AF_INET6 socket
+// as their IPv4-mapped form, as connect() and bind() take them.
+socket::v1::Address InFamily(const socket::v1::Address& a, int family) {
+  if (family != AF_INET6 || a.family() != AF_INET || a.ip().size() != 4) return a;
+  socket::v1::Address mapped = a;
+  mapped.set_family(AF_INET6);
+  mapped.set_ip(std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + a.ip());
+  return mapped;
+}
+
+}  // namespace
+
+int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
+                         socket::v1::AddressList* bound) {
+  const int n = request.addresses_size();
+  if (n == 0 || n > kMaxMultiAddresses) return EINVAL;
+  if (state_ != State::kOpen || pcb_ == nullptr || pcb_->local_port != 0 || !bound_.empty()) {
+    return EINVAL;
+  }
+  std::vector<ip_addr_t> ips(n);
+  std::vector<uint16_t> ports(n);
+  for (int i = 0; i < n; ++i) {
+    if (int error = FromWire(InFamily(request.addresses(i), family_), family_, v6only_,
+                             &ips[i], &ports[i])) {
+      return error == ENETUNREACH ? EAFNOSUPPORT : error;
+    }
+    if (!IsLocalAddress(ips[i])) return EADDRNOTAVAIL;
+    if (ports[i] != 0 && ListenerHolds(ips[i], ports[i])) return EADDRINUSE;
+    for (int j = 0; j < i; ++j) {
+      if (ports[i] != 0 && ports[i] == ports[j] && ip_addr_eq(&ips[i], &ips[j])) return EADDRINUSE;
+    }
+  }
+  // All PCBs of the set share ports among themselves (ANY next to specific
+  // addresses), so each says SO_REUSEADDR to lwIP.
+  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);
+  std::vector<tcp_pcb*> pcbs{pcb_};
+  int error = 0;
+  for (int i = 0; i < n && error == 0; ++i) {
+    if (i > 0) {
+      tcp_pcb* extra = tcp_new_ip_type(type);
+      if (extra == nullptr) {
+        error = ENOMEM;
+        break;
+      }
+      extra->so_options = pcb_->so_options;
+      pcbs.push_back(extra);
+    }
+    ip_set_option(pcbs[i], SOF_REUSEADDR);
+    err_t err = tcp_bind(pcbs[i], &ips[i], ports[i]);
+    if (err != ERR_OK) error = LwipErrToErrno(err);
+  }
+  if (error != 0) {
+    // Nothing stays bound: lwIP cannot unbind, so the socket gets a new PCB.
+    for (size_t i = 1; i < pcbs.size(); ++i) tcp_abort(pcbs[i]);
+    tcp_pcb* old = pcb_;
+    DetachPcb();
+    tcp_pcb* fresh = tcp_new_ip_type(type);
+    if (fresh != nullptr) {
+      fresh->so_options = old->so_options;
+      if (!reuseaddr_) ip_reset_option(fresh, SOF_REUSEADDR);
+      AttachPcb(fresh);
+    }
+    tcp_abort(old);
+    return error;
+  }
+  bound_ = pcbs;
+  for (tcp_pcb* pcb : bound_) {
+    *bound->add_addresses() = ToWire(pcb->local_ip, pcb->local_port, family_);
+  }
+  return 0;
+}
+
+// --- mconnect -------------------------------------------------------------------
+
+int TcpSocket::MultiConnect(const socket::v1::MConnectRequest& request, int app_fd) {
+  socket::v1::Address unused;
+  auto refuse = [&](int error) {
+    close(app_fd);
+    if (state_ == State::kOpen) DrainGate(request.gate_bytes());
+    return error;
+  };
+  switch (state_) {
+    case State::kConnecting: return refuse(EALREADY);
+    case State::kConnected: return refuse(EISCONN);
+    case State::kListening: return refuse(EISCONN);
+    case State::kClosed: return refuse(pending_error_ ? pending_error_ : EBADF);
+    case State::kOpen: break;
+  }
+  const int n = request.addresses_size();
+  if (n == 0 || n > kMaxMultiAddresses || pcb_ == nullptr || bound_.size() > 1) {
+    return refuse(EINVAL);
+  }
+  race_.clear();
+  for (int i = 0; i < n; ++i) {
+    auto c = std::make_unique<Candidate>();
+    c->owner = this;
+    c->index = static_cast<size_t>(i);
+    if (int error = FromWire(InFamily(request.addresses(i), family_), family_, v6only_,
+                             &c->ip, &c->port)) {
+      race_.clear();
+      return refuse(error == ENETUNREACH ? EAFNOSUPPORT : error);
+    }
+    race_.push_back(std::move(c));
+  }
+  // The attempts inherit what the application set on the socket.
+  template_pcb_ = pcb_;
+  DetachPcb();
+  state_ = State::kConnecting;
+  gate_bytes_ = request.gate_bytes();
+  app_sndbuf_ = request.app_sndbuf();
+  app_fd_ = app_fd;
+  race_error_ = ETIMEDOUT;
+  std::weak_ptr<TcpSocket> weak = weak_from_this();
+  if (request.timeout_ms() > 0) {
+    race_timer_ = std::make_unique<asio::steady_timer>(table_->io());
+    race_timer_->expires_after(std::chrono::milliseconds(request.timeout_ms()));
+    race_timer_->async_wait([weak](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->state_ != State::kConnecting) return;
+      self->EndRace(nullptr);
+      self->FinishConnect(ETIMEDOUT);
+    });
+  }
+  for (auto& c : race_) {
+    uint32_t delay = request.stagger_ms() * static_cast<uint32_t>(c->index);
+    if (delay == 0) {
+      StartCandidate(c.get());
+      continue;
+    }
+    Candidate* raw = c.get();
+    c->start_timer = std::make_unique<asio::steady_timer>(table_->io());
+    c->start_timer->expires_after(std::chrono::milliseconds(delay));
+    c->start_timer->async_wait([weak, raw](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || raw->done || raw->pcb != nullptr) return;
+      self->StartCandidate(raw);
+    });
+  }
+  return EINPROGRESS;
+}
+
+void TcpSocket::StartCandidate(Candidate* c) {
+  if (state_ != State::kConnecting || c->done || c->pcb != nullptr) return;
+  if (c->start_timer) c->start_timer->cancel();
+  tcp_pcb* pcb = tcp_new_ip_type(IP_GET_TYPE(&template_pcb_->local_ip));
+  if (pcb == nullptr) {
+    CandidateFailed(c, ENOMEM);
+    return;
+  }
+  pcb->so_options = template_pcb_->so_options;
+  pcb->keep_idle = template_pcb_->keep_idle;
+  pcb->keep_intvl = template_pcb_->keep_intvl;
+  pcb->keep_cnt = template_pcb_->keep_cnt;
+  if (tcp_nagle_disabled(template_pcb_)) tcp_nagle_disable(pcb);
+  if (!ip_addr_isany(&template_pcb_->local_ip)) tcp_bind(pcb, &template_pcb_->local_ip, 0);
+  tcp_arg(pcb, c);
+  tcp_err(pcb, &TcpSocket::OnRaceError);
+  err_t err = tcp_connect(pcb, &c->ip, c->port, &TcpSocket::OnRaceConnected);
+  if (err != ERR_OK) {
+    tcp_arg(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_abort(pcb);
+    CandidateFailed(c, LwipErrToErrno(err, true));
+    return;
+  }
+  c->pcb = pcb;
+  if (syncnt_ > 0) tcp_poll(pcb, &TcpSocket::OnRacePoll, 1);
+}
+
+err_t TcpSocket::OnRaceConnected(void* arg, tcp_pcb* pcb, err_t err) {
+  auto* c = static_cast<Candidate*>(arg);
+  TcpSocket* self = c != nullptr ? c->owner : nullptr;
+  if (self == nullptr || err != ERR_OK || c->done || self->state_ != State::kConnecting) {
+    // Lost the race: lwIP has not ACKed the SYN+ACK yet, and the abort
+    // answers it with RST, so this server never completes a handshake.
+    tcp_arg(pcb, nullptr);
+    tcp_err(pcb, nullptr);
+    tcp_abort(pcb);
+    if (c != nullptr) c->pcb = nullptr;
+    return ERR_ABRT;
+  }
+  c->pcb = nullptr;
+  c->done = true;
+  self->EndRace(c);
+  tcp_poll(pcb, nullptr, 0);
+  self->AttachPcb(pcb);
+  self->peer_ = ToWire(c->ip, c->port, self->family_);
+  self->FinishConnect(0);
+  return ERR_OK;
+}
+
+void TcpSocket::OnRaceError(void* arg, err_t err) {
+  auto* c = static_cast<Candidate*>(arg);
+  if (c == nullptr || c->owner == nullptr) return;
+  c->pcb = nullptr;  // Freed by lwIP.
+  c->owner->CandidateFailed(c, LwipErrToErrno(err, /*connecting=*/true));
+}
+
+err_t TcpSocket::OnRacePoll(void* arg, tcp_pcb* pcb) {
+  auto* c = static_cast<Candidate*>(arg);
+  if (c == nullptr || c->owner == nullptr) return ERR_OK;
+  if (pcb->nrtx > c->owner->syncnt_) {
+    tcp_abort(pcb);  // OnRaceError drops this attempt with ETIMEDOUT.
+    return ERR_ABRT;
+  }
+  return ERR_OK;
+}
+
+void TcpSocket::CandidateFailed(Candidate* c, int error) {
+  c->done = true;
+  race_error_ = error;
+  if (state_ != State::kConnecting) return;
+  // RFC 8305: when an attempt fails, start the next one now.
+  for (auto& next : race_) {
+    if (!next->done && next->pcb == nullptr) {
+      StartCandidate(next.get());
+      break;
+    }
+  }
+  if (state_ != State::kConnecting) return;  // The started one ended it.
+  for (auto& other : race_) {
+    if (!other->done) return;
+  }
+  EndRace(nullptr);
+  FinishConnect(race_error_);
+}
+
+void TcpSocket::EndRace(Candidate* winner) {
+  if (race_timer_) race_timer_->cancel();
+  for (auto& c : race_) {
+    if (c.get() == winner) continue;
+    c->done = true;
+    if (c->start_timer) c->start_timer->cancel();
+    if (c->pcb != nullptr) {
+      tcp_pcb* pcb = c->pcb;
+      c->pcb = nullptr;
+      tcp_arg(pcb, nullptr);
+      tcp_err(pcb, nullptr);
+      tcp_abort(pcb);  // RST: a server that answered late accepts nothing.
+    }
+  }
+  if (template_pcb_ != nullptr) {
+    tcp_pcb* t = template_pcb_;
+    template_pcb_ = nullptr;
+    tcp_abort(t);  // Never connected; frees it.
   }
 }
 
@@ -619,6 +936,11 @@ int TcpSocket::Bind(const Address& address, Address* bound) {
     return error == ENETUNREACH ? EADDRNOTAVAIL : error;
   }
   if (!IsLocalAddress(ip)) return EADDRNOTAVAIL;
+  // lwIP compares only addresses of one type; a dual-stack "::" overlaps
+  // both families, as on Linux.
+  if (port != 0 && (ListenerHolds(ip, port) || BinderHolds(pcb_, ip, port, reuseaddr_))) {
+    return EADDRINUSE;
+  }
   if (reuseaddr_) ip_set_option(pcb_, SOF_REUSEADDR);
   err_t err = tcp_bind(pcb_, &ip, port);
   if (err != ERR_OK) return LwipErrToErrno(err);
@@ -800,7 +1122,14 @@ SocketSummary TcpSocket::Summary() const {
   for (const tcp_pcb* l : listeners_) {
     s.local.push_back(ToWire(l->local_ip, l->local_port, family_));
   }
-  if (listeners_.empty()) GetName(false, &s.local.emplace_back());
+  for (size_t i = 1; i < bound_.size(); ++i) {
+    if (i == 1) GetName(false, &s.local.emplace_back());
+    s.local.push_back(ToWire(bound_[i]->local_ip, bound_[i]->local_port, family_));
+  }
+  if (s.local.empty()) GetName(false, &s.local.emplace_back());
+  for (const auto& c : race_) {
+    if (!c->done) s.candidates.push_back(ToWire(c->ip, c->port, family_));
+  }
   if (state_ == State::kConnected || state_ == State::kConnecting) s.peer = peer_;
   s.owner_pid = owner_pid_;
   s.owner_uid = owner_uid_;

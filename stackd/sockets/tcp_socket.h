@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -51,6 +52,12 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   // ends (to restore its send buffer); ownership passes to the socket.
   int Connect(const socket::v1::Address& address, uint32_t gate_bytes,
               int app_sndbuf, int app_fd) override;
+  // mconnect(3): races a handshake to every address (see MConnectRequest).
+  int MultiConnect(const socket::v1::MConnectRequest& request, int app_fd);
+  // mbind(3): binds to every address, all or nothing; `bound` gets them
+  // with their ports.
+  int MultiBind(const socket::v1::MBindRequest& request,
+                socket::v1::AddressList* bound);
   int GetName(bool peer, socket::v1::Address* out) const override;
   int SetOpt(int level, int name, const socket::v1::OptValue& value) override;
   int GetOpt(int level, int name, socket::v1::OptValue* value) override;
@@ -76,6 +83,25 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   static err_t OnConnected(void* arg, tcp_pcb* pcb, err_t err);
   static err_t OnAccept(void* arg, tcp_pcb* pcb, err_t err);
   static err_t OnPoll(void* arg, tcp_pcb* pcb);
+
+  // One attempt of an mconnect race.
+  struct Candidate {
+    TcpSocket* owner = nullptr;
+    size_t index = 0;
+    tcp_pcb* pcb = nullptr;  // Null before it starts and once it is over.
+    ip_addr_t ip;
+    uint16_t port = 0;
+    bool done = false;
+    std::unique_ptr<boost::asio::steady_timer> start_timer;
+  };
+  static err_t OnRaceConnected(void* arg, tcp_pcb* pcb, err_t err);
+  static void OnRaceError(void* arg, err_t err);
+  static err_t OnRacePoll(void* arg, tcp_pcb* pcb);
+  void StartCandidate(Candidate* c);
+  void CandidateFailed(Candidate* c, int error);
+  // Ends the race: resets every attempt but `winner` (may be null).
+  void EndRace(Candidate* winner);
+
 
   void AttachPcb(tcp_pcb* pcb);
   void DetachPcb();
@@ -108,6 +134,13 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   State state_;
   tcp_pcb* pcb_ = nullptr;
   std::vector<tcp_pcb*> listeners_;
+  // mbind: every bound PCB (the first is pcb_) until listen().
+  std::vector<tcp_pcb*> bound_;
+  // mconnect: the race in progress.
+  std::vector<std::unique_ptr<Candidate>> race_;
+  std::unique_ptr<boost::asio::steady_timer> race_timer_;
+  int race_error_ = 0;  // Of the last attempt that failed.
+  tcp_pcb* template_pcb_ = nullptr;  // The socket's own PCB during a race.
   mutable boost::asio::posix::stream_descriptor pair_;
   bool watching_read_ = false;
   bool watching_write_ = false;
@@ -147,6 +180,8 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   std::deque<std::weak_ptr<TcpSocket>> accept_queue_;
   std::weak_ptr<TcpSocket> listener_;  // For an accepted socket.
   bool backlog_delayed_ = false;
+  // Kernel memory one accept record takes on the pair (SIOCOUTQ units).
+  int record_cost_ = 0;
 
   pid_t owner_pid_ = 0;
   uid_t owner_uid_ = 0;

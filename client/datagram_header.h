@@ -1,0 +1,95 @@
+// The header that starts every datagram on a stack UDP socket's pair
+// (docs/socket-protocol.md, "UDP on the pair"), and the mark stackd leaves
+// on the application's end of the pair: pure conversions between them and
+// the socket addresses, control messages and limits programs see.
+//
+// Layout (48 bytes; multi-byte fields in network order):
+//   0 version (1)   1 flags   2 peer family   3 local family
+//   4 peer port (2)           6 error (2)
+//   8 peer scope id (4)      12 interface index (4)
+//  16 peer address (16)      32 local address (16)
+// An IPv4 address fills the first 4 bytes of its field. Families are 0
+// (none), AF_INET or AF_INET6.
+#ifndef CLIENT_DATAGRAM_HEADER_H_
+#define CLIENT_DATAGRAM_HEADER_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace stackd::client {
+
+inline constexpr size_t kDatagramHeaderBytes = 48;
+inline constexpr uint8_t kDatagramVersion = 1;
+// stackd -> application: the socket asked for IP_PKTINFO / IPV6_PKTINFO.
+inline constexpr uint8_t kDatagramFlagPktInfo = 0x01;
+inline constexpr uint8_t kDatagramFlagPktInfo6 = 0x02;
+// stackd -> application: not a datagram but an error for the next receive
+// call (`error`, e.g. ECONNREFUSED).
+inline constexpr uint8_t kDatagramFlagError = 0x80;
+
+// The largest UDP payloads through the stack: IPv4's, and IPv6's as lwIP's
+// 16-bit packet lengths allow (Linux allows 65527 for IPv6).
+inline constexpr size_t kMaxUdpPayload4 = 65507;
+inline constexpr size_t kMaxUdpPayload6 = 65487;
+
+struct DatagramHeader {
+  uint8_t flags = 0;
+  uint8_t family = 0;        // Of `peer`.
+  uint8_t local_family = 0;  // Of `local`.
+  uint16_t port = 0;         // Host order here.
+  uint16_t error = 0;
+  uint32_t scope_id = 0;
+  uint32_t ifindex = 0;
+  uint8_t peer[16] = {};
+  uint8_t local[16] = {};
+};
+
+void EncodeDatagramHeader(const DatagramHeader& header,
+                          uint8_t out[kDatagramHeaderBytes]);
+// False if `len` bytes at `in` are not a header of this version (too short,
+// another version, an unknown family).
+bool DecodeDatagramHeader(const uint8_t* in, size_t len, DatagramHeader* out);
+
+// Fills the peer fields of `header` with the destination `addr` of a send
+// on a socket of `domain`, as Linux's udp_sendmsg / udpv6_sendmsg read it:
+// an AF_INET address on an AF_INET6 socket travels IPv4-mapped; AF_UNSPEC
+// on an AF_INET6 socket means "no address" (the connected peer) and sets
+// nothing. Returns 0, or EINVAL (`len` too short, port 0, unknown family on
+// an AF_INET6 socket), EAFNOSUPPORT (AF_INET6 on an AF_INET socket).
+int SetDatagramDestination(const sockaddr* addr, socklen_t len, int domain,
+                           DatagramHeader* header);
+
+// The largest payload the header's destination takes: kMaxUdpPayload4 for
+// IPv4 and IPv4-mapped, kMaxUdpPayload6 for IPv6.
+size_t MaxDatagramPayload(const DatagramHeader& header);
+
+// The header's peer as a socket address; returns its size (0 if the
+// header has no peer).
+socklen_t DatagramPeer(const DatagramHeader& header, sockaddr_storage* out);
+
+// The IP_PKTINFO / IPV6_PKTINFO control messages the header asks for,
+// written to `control` (`control_len` bytes) as recvmsg(2) does. Returns
+// the bytes used; sets *truncated if some did not fit (MSG_CTRUNC).
+size_t DatagramControl(const DatagramHeader& header, void* control,
+                       size_t control_len, bool* truncated);
+
+// The mark on the application's end of a UDP socket's pair (its
+// SO_RCVLOWAT, a value AF_UNIX datagram sockets keep but do not use): it
+// says "stack UDP socket", the socket's family and, when connected, the
+// largest payload its peer takes.
+inline constexpr int kDatagramMarkBase = 0x53400000;
+inline constexpr int kDatagramMarkMask = 0x7ffe0000;
+inline constexpr int kDatagramMarkInet6 = 0x00010000;
+struct DatagramMark {
+  int domain = AF_INET;           // AF_INET or AF_INET6.
+  size_t connected_limit = 0;     // 0: not connected.
+};
+// True, and *out filled, if `value` is a mark.
+bool ParseDatagramMark(int value, DatagramMark* out);
+
+}  // namespace stackd::client
+
+#endif  // CLIENT_DATAGRAM_HEADER_H_

@@ -1,0 +1,960 @@
+#include "stackd/sockets/udp_socket.h"
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "lwip/igmp.h"
+#include "lwip/ip.h"
+#include "lwip/ip6.h"
+#include "lwip/ip6_addr.h"
+#include "lwip/mld6.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "stackd/log.h"
+#include "stackd/sockets/lwip_errno.h"
+#include "stackd/sockets/socket_table.h"
+#include "stackd/sockets/wire_address.h"
+
+namespace stackd {
+namespace {
+
+namespace asio = boost::asio;
+using socket::v1::Address;
+using socket::v1::OptValue;
+
+// Datagrams taken from one application per turn of the event loop, so one
+// busy sender cannot starve the others or the network.
+constexpr int kMaxDatagramsPerTurn = 64;
+// Datagrams read with one recvmmsg(2).
+constexpr int kBatch = 16;
+// Room for the largest packet on the pair (header and payload), and one
+// byte more to notice a packet that is too large (MSG_TRUNC).
+constexpr size_t kSlotBytes = DatagramHeader::kBytes + 0xffff + 1;
+// pbuf segments written to the pair with one sendmsg(2); a longer chain
+// (a datagram reassembled from many fragments) is copied first.
+constexpr int kMaxIov = 64;
+// The smallest send buffer for stackd's end: one largest datagram always
+// fits (AF_UNIX refuses a packet larger than the buffer with EMSGSIZE).
+// The kernel doubles the value it is given.
+constexpr int kMinPairSndbuf = 40 * 1024;
+// Linux's smallest SO_RCVBUF and SO_SNDBUF, as it reports them.
+constexpr int kMinReportedRcvbuf = 2304;
+constexpr int kMinReportedSndbuf = 4608;
+// Linux's defaults for a new UDP socket.
+constexpr int kDefaultMulticastTtl = 1;
+
+// Reads one integer from a /proc/sys file, or `fallback`.
+int ReadSysctl(const char* path, int fallback) {
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return fallback;
+  int value = fallback;
+  if (std::fscanf(f, "%d", &value) != 1 || value <= 0) value = fallback;
+  std::fclose(f);
+  return value;
+}
+
+int RmemDefault() {
+  static const int value = ReadSysctl("/proc/sys/net/core/rmem_default", 212992);
+  return value;
+}
+int RmemMax() {
+  static const int value = ReadSysctl("/proc/sys/net/core/rmem_max", 212992);
+  return value;
+}
+int WmemDefault() {
+  static const int value = ReadSysctl("/proc/sys/net/core/wmem_default", 212992);
+  return value;
+}
+int WmemMax() {
+  static const int value = ReadSysctl("/proc/sys/net/core/wmem_max", 212992);
+  return value;
+}
+
+// The buffers recvmmsg(2) fills, shared by every UDP socket: only the stack
+// thread uses them, one socket at a time.
+struct Scratch {
+  std::vector<uint8_t> bytes = std::vector<uint8_t>(kBatch * kSlotBytes);
+  iovec iov[kBatch];
+  mmsghdr msgs[kBatch];
+};
+Scratch& SharedScratch() {
+  static Scratch* scratch = new Scratch();
+  return *scratch;
+}
+
+bool IsV4Mapped(const uint8_t* ip) {
+  static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(ip, kPrefix, sizeof(kPrefix)) == 0;
+}
+
+// Whether `ip` is an address of this stack (or a wildcard).
+bool IsLocalAddress(const ip_addr_t& ip) {
+  if (ip_addr_isany(&ip)) return true;
+  for (netif* nif = netif_list; nif != nullptr; nif = nif->next) {
+    if (IP_IS_V4_VAL(ip)) {
+      if (ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(nif))) return true;
+    } else if (netif_get_ip6_addr_match(nif, ip_2_ip6(&ip)) >= 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `ip` is an IPv4 broadcast address on any of the stack's links.
+bool IsBroadcast(const ip_addr_t& ip) {
+  if (!IP_IS_V4_VAL(ip)) return false;
+  const uint32_t addr = ip_2_ip4(&ip)->addr;
+  if (addr == IPADDR_BROADCAST) return true;
+  if (addr == IPADDR_ANY) return false;
+  for (netif* nif = netif_list; nif != nullptr; nif = nif->next) {
+    if (!ip4_addr_isany_val(*netif_ip4_addr(nif)) &&
+        ip4_addr_isbroadcast(ip_2_ip4(&ip), nif)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// An address from the datagram header (`family`, 4 or 16 bytes) in the
+// socket protocol's form, for FromWire().
+Address HeaderAddress(uint8_t family, const uint8_t* ip, uint16_t port,
+                      uint32_t scope_id) {
+  Address a;
+  a.set_family(family);
+  a.set_ip(reinterpret_cast<const char*>(ip), family == AF_INET ? 4 : 16);
+  a.set_port(port);
+  a.set_scope_id(scope_id);
+  return a;
+}
+
+// Copies `a` (as ToWire() made it) into a header's address field.
+void ToHeader(const Address& a, uint8_t* family, uint8_t ip[16]) {
+  *family = static_cast<uint8_t>(a.family());
+  std::memset(ip, 0, 16);
+  std::memcpy(ip, a.ip().data(), std::min<size_t>(a.ip().size(), 16));
+}
+
+uint32_t LoadBe32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+void StoreBe32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+}  // namespace
+
+// --- The pair's datagram header ----------------------------------------------
+
+void DatagramHeader::Encode(uint8_t out[kBytes]) const {
+  std::memset(out, 0, kBytes);
+  out[0] = kVersion;
+  out[1] = flags;
+  out[2] = family;
+  out[3] = local_family;
+  out[4] = static_cast<uint8_t>(port >> 8);
+  out[5] = static_cast<uint8_t>(port);
+  out[6] = static_cast<uint8_t>(error >> 8);
+  out[7] = static_cast<uint8_t>(error);
+  StoreBe32(out + 8, scope_id);
+  StoreBe32(out + 12, ifindex);
+  std::memcpy(out + 16, peer, 16);
+  std::memcpy(out + 32, local, 16);
+}
+
+bool DatagramHeader::Decode(const uint8_t* in, size_t len, DatagramHeader* out) {
+  if (len < kBytes || in[0] != kVersion) return false;
+  auto known = [](uint8_t f) { return f == 0 || f == AF_INET || f == AF_INET6; };
+  if (!known(in[2]) || !known(in[3])) return false;
+  out->flags = in[1];
+  out->family = in[2];
+  out->local_family = in[3];
+  out->port = static_cast<uint16_t>((in[4] << 8) | in[5]);
+  out->error = static_cast<uint16_t>((in[6] << 8) | in[7]);
+  out->scope_id = LoadBe32(in + 8);
+  out->ifindex = LoadBe32(in + 12);
+  std::memcpy(out->peer, in + 16, 16);
+  std::memcpy(out->local, in + 32, 16);
+  return true;
+}
+
+// --- Life cycle ----------------------------------------------------------------
+
+int UdpSocket::Create(SocketTable* table, int family, int protocol, pid_t pid,
+                      uid_t uid, int* app_fd) {
+  if (protocol != 0 && protocol != IPPROTO_UDP) return EPROTONOSUPPORT;
+  udp_pcb* pcb = udp_new_ip_type(family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
+  if (pcb == nullptr) return ENOMEM;
+  uint64_t id = table->NextId();
+  SocketTable::Pair pair;
+  if (int error = table->NewPair(id, &pair, SOCK_SEQPACKET)) {
+    udp_remove(pcb);
+    return error;
+  }
+  auto s = std::make_shared<UdpSocket>(table, id, family, pair.stack_fd, pcb);
+  s->set_owner(pid, uid);
+  s->SetMark(pair.app_fd);
+  table->Add(s, pair.app_ino);
+  s->Start();
+  *app_fd = pair.app_fd;
+  Log(2, "socket %d: udp, created for pid %d", id, pid);
+  return 0;
+}
+
+UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
+                     udp_pcb* pcb)
+    : table_(table), id_(id), family_(family), pcb_(pcb), pair_(table->io(), pair_fd) {
+  pair_.non_blocking(true);
+  ip_addr_t any;
+  ip_addr_set_zero(&any);
+  peer_ = ToWire(any, 0, family_);
+  ApplyOptions();
+  // The pair holds what the application has not read: its send buffer on
+  // stackd's end is the socket's receive buffer.
+  int size = std::max(ReceiveBufferBytes() / 2, kMinPairSndbuf);
+  setsockopt(pair_fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+}
+
+UdpSocket::~UdpSocket() {
+  LeaveAllGroups();
+  if (pcb_ != nullptr) {
+    udp_recv(pcb_, nullptr, nullptr);
+    udp_remove(pcb_);
+  }
+}
+
+void UdpSocket::Start() { WatchReadable(); }
+
+void UdpSocket::ApplyOptions() {
+  udp_recv(pcb_, &UdpSocket::OnRecv, this);
+  if (reuseaddr_ || reuseport_) ip_set_option(pcb_, SOF_REUSEADDR);
+  else ip_reset_option(pcb_, SOF_REUSEADDR);
+  if (broadcast_) ip_set_option(pcb_, SOF_BROADCAST);
+  else ip_reset_option(pcb_, SOF_BROADCAST);
+  if (ttl_ >= 0) pcb_->ttl = static_cast<u8_t>(ttl_);
+  pcb_->tos = static_cast<u8_t>(tos_);
+  udp_set_multicast_ttl(pcb_, static_cast<u8_t>(mcast_ttl_));
+  if (mcast_loop_) udp_set_flags(pcb_, UDP_FLAGS_MULTICAST_LOOP);
+  else udp_clear_flags(pcb_, UDP_FLAGS_MULTICAST_LOOP);
+  udp_set_multicast_netif_index(pcb_, static_cast<u8_t>(mcast_ifindex_));
+  ip4_addr_t m4;
+  m4.addr = mcast_addr4_;
+  udp_set_multicast_netif_addr(pcb_, &m4);
+}
+
+int UdpSocket::ReplacePcb() {
+  u8_t type = family_ == AF_INET ? IPADDR_TYPE_V4 : (v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+  udp_pcb* fresh = udp_new_ip_type(type);
+  if (fresh == nullptr) return ENOMEM;
+  udp_recv(pcb_, nullptr, nullptr);
+  udp_remove(pcb_);
+  pcb_ = fresh;
+  ApplyOptions();
+  return 0;
+}
+
+// --- Watching the pair ------------------------------------------------------------
+
+void UdpSocket::WatchReadable() {
+  if (watching_read_ || closed_ || !pair_.is_open()) return;
+  watching_read_ = true;
+  pair_.async_wait(asio::posix::stream_descriptor::wait_read,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     self->watching_read_ = false;
+                     if (ec || self->closed_) return;
+                     self->PumpFromApp();
+                   });
+}
+
+// After the application shut down sending, only its last close matters (an
+// error-class wait completes on POLLHUP without reading anything).
+void UdpSocket::WatchHangup() {
+  if (watching_hangup_ || closed_ || !pair_.is_open()) return;
+  watching_hangup_ = true;
+  pair_.async_wait(asio::posix::stream_descriptor::wait_error,
+                   [self = shared_from_this()](const boost::system::error_code& ec) {
+                     self->watching_hangup_ = false;
+                     if (ec || self->closed_) return;
+                     if (self->PairHungUp()) {
+                       self->OnAppClosed();
+                     } else {
+                       self->WatchHangup();
+                     }
+                   });
+}
+
+bool UdpSocket::PairHungUp() const {
+  if (!pair_.is_open()) return true;
+  pollfd pfd{pair_.native_handle(), POLLIN, 0};
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP) != 0;
+}
+
+void UdpSocket::OnAppClosed() {
+  if (closed_) return;
+  closed_ = true;
+  LeaveAllGroups();
+  if (pcb_ != nullptr) {
+    udp_recv(pcb_, nullptr, nullptr);
+    udp_remove(pcb_);
+    pcb_ = nullptr;
+  }
+  boost::system::error_code ignored;
+  pair_.close(ignored);
+  Log(2, "socket %d: udp, closed (bytes in %d, out %d; datagrams dropped: rx %d, tx %d)",
+      id_, bytes_in_, bytes_out_, rx_dropped_, tx_dropped_);
+  table_->Remove(id_, pending_error_);
+}
+
+// --- Application -> network -------------------------------------------------------
+
+void UdpSocket::PumpFromApp() {
+  pump_posted_ = false;
+  if (closed_ || app_write_shut_) return;
+  Scratch& s = SharedScratch();
+  const int fd = pair_.native_handle();
+  int budget = kMaxDatagramsPerTurn;
+  while (budget > 0) {
+    const int want = std::min(budget, kBatch);
+    for (int i = 0; i < want; ++i) {
+      s.iov[i].iov_base = s.bytes.data() + static_cast<size_t>(i) * kSlotBytes;
+      s.iov[i].iov_len = kSlotBytes;
+      s.msgs[i].msg_hdr = msghdr{};
+      s.msgs[i].msg_hdr.msg_iov = &s.iov[i];
+      s.msgs[i].msg_hdr.msg_iovlen = 1;
+      s.msgs[i].msg_len = 0;
+    }
+    const int n = recvmmsg(fd, s.msgs, static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        WatchReadable();
+      } else {
+        OnAppClosed();
+      }
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      const size_t len = s.msgs[i].msg_len;
+      if (len == 0) {
+        // End of file (the application closed or shut down sending), or
+        // an empty packet that did not come from the library.
+        pollfd pfd{fd, POLLIN | POLLRDHUP, 0};
+        const short revents = poll(&pfd, 1, 0) == 1 ? pfd.revents : 0;
+        if ((revents & POLLHUP) != 0) {
+          OnAppClosed();
+          return;
+        }
+        if ((revents & POLLRDHUP) != 0) {
+          app_write_shut_ = true;
+          WatchHangup();
+          return;
+        }
+        ++tx_dropped_;
+        continue;
+      }
+      if ((s.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+        ++tx_dropped_;
+        Log(3, "socket %d: udp, oversized packet from the application dropped",
+            id_);
+        continue;
+      }
+      SendOne(static_cast<const uint8_t*>(s.iov[i].iov_base), len);
+      if (closed_) return;
+    }
+    if (n < want) {
+      // recvmmsg stopped early: the pair is empty (EAGAIN) for now.
+      WatchReadable();
+      return;
+    }
+    budget -= n;
+  }
+  // More may be waiting: come back after the others had their turn. (The
+  // pair's readiness is edge-triggered, so waiting now could miss them.)
+  pump_posted_ = true;
+  asio::post(table_->io(), [self = shared_from_this()] {
+    if (!self->closed_) self->PumpFromApp();
+  });
+}
+
+void UdpSocket::SendOne(const uint8_t* data, size_t len) {
+  DatagramHeader h;
+  if (!DatagramHeader::Decode(data, len, &h) || (h.flags & DatagramHeader::kFlagError) != 0) {
+    ++tx_dropped_;
+    Log(3, "socket %d: udp, bad datagram header dropped", id_);
+    return;
+  }
+  const size_t payload = len - DatagramHeader::kBytes;
+  ip_addr_t dst;
+  uint16_t port = 0;
+  if (h.family == 0) {
+    if (!connected_) {
+      ++tx_dropped_;  // The library answers EDESTADDRREQ before sending.
+      return;
+    }
+    ip_addr_copy(dst, pcb_->remote_ip);
+    port = pcb_->remote_port;
+  } else if (FromWire(HeaderAddress(h.family, h.peer, h.port, h.scope_id), family_,
+                      v6only_, &dst, &port) != 0) {
+    ++tx_dropped_;
+    return;
+  }
+  if (payload > (IP_IS_V4_VAL(dst) ? kMaxPayload4 : kMaxPayload6) ||
+      (IsBroadcast(dst) && !broadcast_)) {
+    ++tx_dropped_;  // EMSGSIZE, EACCES on Linux.
+    return;
+  }
+  pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(payload), PBUF_RAM);
+  if (p == nullptr) {
+    ++tx_dropped_;
+    return;
+  }
+  if (payload > 0) std::memcpy(p->payload, data + DatagramHeader::kBytes, payload);
+  err_t err;
+  if (h.local_family != 0 || h.ifindex != 0) {
+    // IP_PKTINFO / IPV6_PKTINFO on sendmsg: the source address and/or the
+    // interface to send from.
+    ip_addr_t src;
+    ip_addr_set_zero(&src);
+    if (h.local_family == AF_INET) {
+      ip_addr_set_zero_ip4(&src);
+      std::memcpy(&ip_2_ip4(&src)->addr, h.local, 4);
+    } else if (h.local_family == AF_INET6) {
+      if (IsV4Mapped(h.local)) {
+        ip_addr_set_zero_ip4(&src);
+        std::memcpy(&ip_2_ip4(&src)->addr, h.local + 12, 4);
+      } else {
+        ip_addr_set_zero_ip6(&src);
+        std::memcpy(ip_2_ip6(&src)->addr, h.local, 16);
+      }
+    }
+    const bool has_src = h.local_family != 0 && !ip_addr_isany(&src);
+    netif* nif = nullptr;
+    if (h.ifindex != 0) {
+      nif = h.ifindex <= 255 ? netif_get_by_index(static_cast<u8_t>(h.ifindex)) : nullptr;
+    } else {
+      nif = ip_route(has_src ? &src : &pcb_->local_ip, &dst);
+    }
+    if (nif == nullptr || (has_src && (IP_GET_TYPE(&src) != IP_GET_TYPE(&dst) ||
+                                       !IsLocalAddress(src)))) {
+      pbuf_free(p);
+      ++tx_dropped_;
+      return;
+    }
+    err = has_src ? udp_sendto_if_src(pcb_, p, &dst, port, nif, &src)
+                  : udp_sendto_if(pcb_, p, &dst, port, nif);
+  } else if (h.family == 0) {
+    err = udp_send(pcb_, p);
+  } else {
+    err = udp_sendto(pcb_, p, &dst, port);
+  }
+  pbuf_free(p);
+  if (err != ERR_OK) {
+    ++tx_dropped_;
+    Log(3, "socket %d: udp, send failed: %s", id_,
+        std::strerror(LwipErrToErrno(err)));
+    return;
+  }
+  bytes_out_ += payload;
+}
+
+// --- Network -> application ---------------------------------------------------------
+
+void UdpSocket::OnRecv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+  auto* self = static_cast<UdpSocket*>(arg);
+  if (self == nullptr || self->closed_) {
+    pbuf_free(p);
+    return;
+  }
+  DatagramHeader h;
+  ToHeader(ToWire(*addr, port, self->family_), &h.family, h.peer);
+  h.port = port;
+  if (IP_IS_V6(addr) && ip6_addr_has_zone(ip_2_ip6(addr))) {
+    h.scope_id = ip6_addr_zone(ip_2_ip6(addr));
+  }
+  ToHeader(ToWire(*ip_current_dest_addr(), 0, self->family_), &h.local_family, h.local);
+  if (netif* in = ip_current_input_netif()) h.ifindex = netif_get_index(in);
+  if (self->pktinfo_) h.flags |= DatagramHeader::kFlagPktInfo;
+  if (self->pktinfo6_) h.flags |= DatagramHeader::kFlagPktInfo6;
+  const size_t bytes = p->tot_len;
+  const int error = self->Deliver(h, p);
+  pbuf_free(p);
+  if (error == 0) {
+    self->bytes_in_ += bytes;
+  } else if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS || error == ENOMEM) {
+    ++self->rx_dropped_;  // The receive buffer is full, as Linux counts it.
+  }
+  // Otherwise the application shut down receiving or is gone: nothing to
+  // count.
+}
+
+int UdpSocket::Deliver(const DatagramHeader& header, const pbuf* p) {
+  uint8_t head[DatagramHeader::kBytes];
+  header.Encode(head);
+  iovec iov[kMaxIov];
+  int n = 0;
+  iov[n++] = iovec{head, sizeof(head)};
+  std::vector<uint8_t> copy;
+  for (const pbuf* q = p; q != nullptr && q->len > 0; q = q->next) {
+    if (n == kMaxIov) {
+      copy.resize(p->tot_len);
+      pbuf_copy_partial(p, copy.data(), p->tot_len, 0);
+      n = 1;
+      iov[n++] = iovec{copy.data(), copy.size()};
+      break;
+    }
+    iov[n++] = iovec{q->payload, q->len};
+  }
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(n);
+  while (true) {
+    if (sendmsg(pair_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+// --- Control calls ----------------------------------------------------------------
+
+int UdpSocket::Bind(const Address& address, Address* bound) {
+  if (closed_ || pcb_ == nullptr) return EBADF;
+  if (pcb_->local_port != 0) return EINVAL;
+  ip_addr_t ip;
+  uint16_t port;
+  if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
+    return error == ENETUNREACH ? EADDRNOTAVAIL : error;
+  }
+  if (!IsLocalAddress(ip) && !ip_addr_ismulticast(&ip) && !IsBroadcast(ip)) {
+    return EADDRNOTAVAIL;
+  }
+  err_t err = udp_bind(pcb_, &ip, port);
+  if (err != ERR_OK) return LwipErrToErrno(err);
+  bound_explicitly_ = port != 0;
+  return GetName(false, bound);
+}
+
+int UdpSocket::Listen(int) { return EOPNOTSUPP; }
+
+int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
+  auto finish = [&](int error) {
+    if (app_fd >= 0) {
+      SetMark(app_fd);
+      close(app_fd);
+    }
+    return error;
+  };
+  if (closed_ || pcb_ == nullptr) return finish(EBADF);
+  if (address.family() == AF_UNSPEC) {
+    // Dissolve the association. As Linux, a port that bind() did not ask
+    // for is given back (the next send picks a new one); a bound address
+    // stays.
+    udp_disconnect(pcb_);
+    connected_ = false;
+    ip_addr_t any;
+    ip_addr_set_zero(&any);
+    peer_ = ToWire(any, 0, family_);
+    if (!bound_explicitly_ && pcb_->local_port != 0) {
+      ip_addr_t keep;
+      ip_addr_copy(keep, pcb_->local_ip);
+      if (int error = ReplacePcb()) return finish(error);
+      if (!ip_addr_isany(&keep)) ip_addr_copy(pcb_->local_ip, keep);
+    }
+    return finish(0);
+  }
+  ip_addr_t ip;
+  uint16_t port;
+  if (int error = FromWire(address, family_, v6only_, &ip, &port)) return finish(error);
+  if (ip_addr_isany(&ip)) {
+    // Linux connects "any" to the loopback address.
+    if (IP_IS_V4_VAL(ip)) {
+      ip_addr_set_ip4_u32(&ip, PP_HTONL(INADDR_LOOPBACK));
+    } else {
+      ip_addr_set_zero_ip6(&ip);
+      ip_2_ip6(&ip)->addr[3] = PP_HTONL(1);
+    }
+  }
+  if (IsBroadcast(ip) && !broadcast_) return finish(EACCES);
+  if (!ip_addr_ismulticast(&ip) && ip_route(&pcb_->local_ip, &ip) == nullptr) {
+    return finish(ENETUNREACH);
+  }
+  err_t err = udp_connect(pcb_, &ip, port);
+  if (err != ERR_OK) return finish(LwipErrToErrno(err));
+  connected_ = true;
+  peer_ = ToWire(pcb_->remote_ip, pcb_->remote_port, family_);
+  return finish(0);
+}
+
+void UdpSocket::SetMark(int app_fd) const {
+  int mark = kMarkBase | (family_ == AF_INET6 ? kMarkInet6 : 0);
+  if (connected_ && pcb_ != nullptr) {
+    mark |= static_cast<int>(IP_IS_V4_VAL(pcb_->remote_ip) ? kMaxPayload4 : kMaxPayload6);
+  }
+  setsockopt(app_fd, SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof(mark));
+}
+
+int UdpSocket::GetName(bool peer, Address* out) const {
+  if (peer) {
+    if (!connected_) return ENOTCONN;
+    *out = peer_;
+    return 0;
+  }
+  if (pcb_ == nullptr) {
+    ip_addr_t any;
+    ip_addr_set_zero(&any);
+    *out = ToWire(any, 0, family_);
+    return 0;
+  }
+  ip_addr_t local;
+  ip_addr_copy(local, pcb_->local_ip);
+  if (connected_ && ip_addr_isany(&local)) {
+    // As Linux: a connected socket reports the source address the route
+    // to its peer picks.
+    if (netif* nif = ip_route(&pcb_->local_ip, &pcb_->remote_ip)) {
+      if (IP_IS_V4_VAL(pcb_->remote_ip)) {
+        ip_addr_copy_from_ip4(local, *netif_ip4_addr(nif));
+      } else if (const ip_addr_t* src =
+                     ip6_select_source_address(nif, ip_2_ip6(&pcb_->remote_ip))) {
+        ip_addr_copy(local, *src);
+      }
+    }
+  }
+  *out = ToWire(local, pcb_->local_port, family_);
+  return 0;
+}
+
+int UdpSocket::ReceiveBufferBytes() const {
+  return rcvbuf_ > 0 ? std::max(2 * rcvbuf_, kMinReportedRcvbuf) : RmemDefault();
+}
+
+int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
+  if (closed_ || pcb_ == nullptr) return EBADF;
+  const int64_t v = value.int_value();
+  auto flag = [&](bool* field) {
+    *field = v != 0;
+    ApplyOptions();
+    return 0;
+  };
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR: return flag(&reuseaddr_);
+      case SO_REUSEPORT: return flag(&reuseport_);
+      case SO_BROADCAST: return flag(&broadcast_);
+      case SO_RCVBUF: {
+        const int64_t capped = std::min<int64_t>(std::max<int64_t>(v, 0), RmemMax());
+        rcvbuf_ = static_cast<int>(capped);
+        int size = std::max(ReceiveBufferBytes() / 2, kMinPairSndbuf);
+        if (pair_.is_open()) {
+          setsockopt(pair_.native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+        }
+        return 0;
+      }
+      case SO_SNDBUF:
+        sndbuf_ = static_cast<int>(std::min<int64_t>(std::max<int64_t>(v, 0), WmemMax()));
+        return 0;
+      case SO_RCVLOWAT:
+        rcvlowat_ = v < 1 ? 1 : static_cast<int>(std::min<int64_t>(v, 0x7fffffff));
+        return 0;
+      default:
+        return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IP) {
+    switch (name) {
+      case IP_PKTINFO: return flag(&pktinfo_);
+      case IP_TTL:
+        if (v == -1) {
+          ttl_ = -1;
+          pcb_->ttl = UDP_TTL;
+          return 0;
+        }
+        if (v < 1 || v > 255) return EINVAL;
+        ttl_ = static_cast<int>(v);
+        ApplyOptions();
+        return 0;
+      case IP_TOS:
+        tos_ = static_cast<int>(v & 0xfc);
+        ApplyOptions();
+        return 0;
+      case IP_MULTICAST_TTL:
+        if (v < -1 || v > 255) return EINVAL;
+        mcast_ttl_ = v == -1 ? kDefaultMulticastTtl : static_cast<int>(v);
+        ApplyOptions();
+        return 0;
+      case IP_MULTICAST_LOOP: return flag(&mcast_loop_);
+      case IP_MULTICAST_IF: {
+        if (!value.has_membership()) {
+          if (v != 0) return EINVAL;
+          mcast_ifindex_ = 0;
+          mcast_addr4_ = 0;
+          ApplyOptions();
+          return 0;
+        }
+        const auto& m = value.membership();
+        if (m.ifindex() > 255 || (m.ifindex() != 0 && netif_get_by_index(
+                                                          static_cast<u8_t>(m.ifindex())) == nullptr)) {
+          return ENODEV;
+        }
+        uint32_t addr = 0;
+        if (m.interface_address().size() == 4) {
+          std::memcpy(&addr, m.interface_address().data(), 4);
+        } else if (!m.interface_address().empty()) {
+          return EINVAL;
+        }
+        if (addr != 0) {
+          ip_addr_t ip;
+          ip_addr_set_ip4_u32(&ip, addr);
+          if (!IsLocalAddress(ip)) return EADDRNOTAVAIL;
+        }
+        mcast_ifindex_ = m.ifindex();
+        mcast_addr4_ = addr;
+        ApplyOptions();
+        return 0;
+      }
+      case IP_ADD_MEMBERSHIP:
+      case IP_DROP_MEMBERSHIP:
+        return Membership(level, name, value.membership());
+      default:
+        return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IPV6) {
+    if (family_ != AF_INET6) return ENOPROTOOPT;
+    switch (name) {
+      case IPV6_V6ONLY:
+        if (pcb_->local_port != 0 || connected_) return EINVAL;
+        v6only_ = v != 0;
+        IP_SET_TYPE_VAL(pcb_->local_ip, v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+        IP_SET_TYPE_VAL(pcb_->remote_ip, v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
+        return 0;
+      case IPV6_RECVPKTINFO: return flag(&pktinfo6_);
+      case IPV6_UNICAST_HOPS:
+        if (v < -1 || v > 255) return EINVAL;
+        ttl_ = static_cast<int>(v);
+        if (ttl_ == -1) pcb_->ttl = UDP_TTL;
+        ApplyOptions();
+        return 0;
+      case IPV6_TCLASS:
+        if (v < -1 || v > 255) return EINVAL;
+        tos_ = v == -1 ? 0 : static_cast<int>(v);
+        ApplyOptions();
+        return 0;
+      case IPV6_MULTICAST_HOPS:
+        if (v < -1 || v > 255) return EINVAL;
+        mcast_ttl_ = v == -1 ? kDefaultMulticastTtl : static_cast<int>(v);
+        ApplyOptions();
+        return 0;
+      case IPV6_MULTICAST_LOOP:
+        if (v != 0 && v != 1) return EINVAL;
+        return flag(&mcast_loop_);
+      case IPV6_MULTICAST_IF:
+        if (v < 0 || v > 255 ||
+            (v != 0 && netif_get_by_index(static_cast<u8_t>(v)) == nullptr)) {
+          return ENODEV;
+        }
+        mcast_ifindex_ = static_cast<uint32_t>(v);
+        ApplyOptions();
+        return 0;
+      case IPV6_JOIN_GROUP:
+      case IPV6_LEAVE_GROUP:
+        return Membership(level, name, value.membership());
+      default:
+        return ENOPROTOOPT;
+    }
+  }
+  return ENOPROTOOPT;
+}
+
+int UdpSocket::GetOpt(int level, int name, OptValue* value) {
+  auto set = [&](int64_t v) {
+    value->set_int_value(v);
+    return 0;
+  };
+  const int ttl = pcb_ != nullptr ? pcb_->ttl : UDP_TTL;
+  if (level == SOL_SOCKET) {
+    switch (name) {
+      case SO_REUSEADDR: return set(reuseaddr_);
+      case SO_REUSEPORT: return set(reuseport_);
+      case SO_BROADCAST: return set(broadcast_);
+      case SO_ERROR: {
+        const int error = pending_error_;
+        pending_error_ = 0;
+        return set(error);
+      }
+      case SO_TYPE: return set(SOCK_DGRAM);
+      case SO_DOMAIN: return set(family_);
+      case SO_PROTOCOL: return set(IPPROTO_UDP);
+      case SO_ACCEPTCONN: return set(0);
+      case SO_RCVBUF: return set(ReceiveBufferBytes());
+      case SO_SNDBUF: return set(sndbuf_ > 0 ? std::max(2 * sndbuf_, kMinReportedSndbuf)
+                                             : WmemDefault());
+      case SO_RCVLOWAT: return set(rcvlowat_);
+      default: return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IP) {
+    switch (name) {
+      case IP_PKTINFO: return set(pktinfo_);
+      case IP_TTL: return set(ttl);
+      case IP_TOS: return set(tos_);
+      case IP_MULTICAST_TTL: return set(mcast_ttl_);
+      case IP_MULTICAST_LOOP: return set(mcast_loop_);
+      case IP_MULTICAST_IF: {
+        auto* m = value->mutable_membership();
+        m->set_interface_address(std::string(reinterpret_cast<const char*>(&mcast_addr4_), 4));
+        m->set_ifindex(mcast_ifindex_);
+        return 0;
+      }
+      default: return ENOPROTOOPT;
+    }
+  }
+  if (level == IPPROTO_IPV6) {
+    if (family_ != AF_INET6) return ENOPROTOOPT;
+    switch (name) {
+      case IPV6_V6ONLY: return set(v6only_);
+      case IPV6_RECVPKTINFO: return set(pktinfo6_);
+      case IPV6_UNICAST_HOPS: return set(ttl);
+      case IPV6_TCLASS: return set(tos_);
+      case IPV6_MULTICAST_HOPS: return set(mcast_ttl_);
+      case IPV6_MULTICAST_LOOP: return set(mcast_loop_);
+      case IPV6_MULTICAST_IF: return set(mcast_ifindex_);
+      default: return ENOPROTOOPT;
+    }
+  }
+  return ENOPROTOOPT;
+}
+
+int UdpSocket::Membership(int level, int name, const socket::v1::Membership& m) {
+  const bool join = name == IP_ADD_MEMBERSHIP || name == IPV6_JOIN_GROUP;
+  const std::string& group_bytes = m.group();
+  ip_addr_t group;
+  if (level == IPPROTO_IP) {
+    if (group_bytes.size() != 4) return EINVAL;
+    ip_addr_set_zero_ip4(&group);
+    std::memcpy(&ip_2_ip4(&group)->addr, group_bytes.data(), 4);
+    if (!ip4_addr_ismulticast(ip_2_ip4(&group))) return EINVAL;
+  } else {
+    if (group_bytes.size() != 16) return EINVAL;
+    ip_addr_set_zero_ip6(&group);
+    std::memcpy(ip_2_ip6(&group)->addr, group_bytes.data(), 16);
+    if (!ip6_addr_ismulticast(ip_2_ip6(&group))) return EINVAL;
+  }
+  netif* nif = nullptr;
+  uint32_t ifindex = m.ifindex();
+  if (ifindex != 0) {
+    nif = ifindex <= 255 ? netif_get_by_index(static_cast<u8_t>(ifindex)) : nullptr;
+    if (nif == nullptr) return ENODEV;
+  } else if (m.interface_address().size() == 4) {
+    uint32_t addr;
+    std::memcpy(&addr, m.interface_address().data(), 4);
+    if (addr != 0) {
+      for (netif* n = netif_list; n != nullptr; n = n->next) {
+        if (netif_ip4_addr(n)->addr == addr) nif = n;
+      }
+      if (nif == nullptr) return ENODEV;
+      ifindex = netif_get_index(nif);
+    }
+  }
+  auto same = [&](const Group& g) {
+    return g.ifindex == ifindex && ip_addr_eq(&g.group, &group);
+  };
+  auto it = std::find_if(groups_.begin(), groups_.end(), same);
+  if (join && it != groups_.end()) return EADDRINUSE;
+  if (!join && it == groups_.end()) return EADDRNOTAVAIL;
+  err_t err;
+  if (IP_IS_V4_VAL(group)) {
+    if (join) {
+      err = nif ? igmp_joingroup_netif(nif, ip_2_ip4(&group))
+                : igmp_joingroup(IP4_ADDR_ANY4, ip_2_ip4(&group));
+    } else {
+      err = nif ? igmp_leavegroup_netif(nif, ip_2_ip4(&group))
+                : igmp_leavegroup(IP4_ADDR_ANY4, ip_2_ip4(&group));
+    }
+  } else {
+    if (join) {
+      err = nif ? mld6_joingroup_netif(nif, ip_2_ip6(&group))
+                : mld6_joingroup(IP6_ADDR_ANY6, ip_2_ip6(&group));
+    } else {
+      err = nif ? mld6_leavegroup_netif(nif, ip_2_ip6(&group))
+                : mld6_leavegroup(IP6_ADDR_ANY6, ip_2_ip6(&group));
+    }
+  }
+  if (join) {
+    if (err != ERR_OK) return err == ERR_VAL ? ENODEV : LwipErrToErrno(err);
+    groups_.push_back(Group{group, ifindex});
+  } else {
+    groups_.erase(it);
+  }
+  return 0;
+}
+
+void UdpSocket::LeaveAllGroups() {
+  for (const Group& g : groups_) {
+    netif* nif = g.ifindex != 0 && g.ifindex <= 255
+                     ? netif_get_by_index(static_cast<u8_t>(g.ifindex))
+                     : nullptr;
+    if (IP_IS_V4_VAL(g.group)) {
+      if (nif) igmp_leavegroup_netif(nif, ip_2_ip4(&g.group));
+      else igmp_leavegroup(IP4_ADDR_ANY4, ip_2_ip4(&g.group));
+    } else {
+      if (nif) mld6_leavegroup_netif(nif, ip_2_ip6(&g.group));
+      else mld6_leavegroup(IP6_ADDR_ANY6, ip_2_ip6(&g.group));
+    }
+  }
+  groups_.clear();
+}
+
+int UdpSocket::Shutdown(int how, int app_fd) {
+  if (how < SHUT_RD || how > SHUT_RDWR) return EINVAL;
+  // As Linux: the shutdown takes effect even on an unconnected socket,
+  // which then reports ENOTCONN.
+  shutdown(app_fd, how);
+  return connected_ ? 0 : ENOTCONN;
+}
+
+SocketSummary UdpSocket::Summary() const {
+  SocketSummary s;
+  s.id = id_;
+  s.protocol = "udp";
+  s.family = family_;
+  if (closed_) {
+    s.state = "closed";
+  } else if (connected_) {
+    s.state = "connected";
+  } else {
+    s.state = pcb_ != nullptr && pcb_->local_port != 0 ? "bound" : "open";
+  }
+  GetName(false, &s.local.emplace_back());
+  if (connected_) s.peer = peer_;
+  s.owner_pid = owner_pid_;
+  s.owner_uid = owner_uid_;
+  s.bytes_in = bytes_in_;
+  s.bytes_out = bytes_out_;
+  s.rx_dropped = rx_dropped_;
+  if (pair_.is_open()) {
+    int queued = 0;
+    // Written to the pair, not yet read by the application (the kernel's
+    // accounting, header and bookkeeping included).
+    if (ioctl(pair_.native_handle(), SIOCOUTQ, &queued) == 0 && queued > 0) {
+      s.rx_queued = static_cast<uint64_t>(queued);
+    }
+    // Sent by the application, not yet taken by stackd.
+    if (ioctl(pair_.native_handle(), SIOCINQ, &queued) == 0 && queued > 0) {
+      s.tx_queued = static_cast<uint64_t>(queued);
+    }
+  }
+  return s;
+}
+
+}  // namespace stackd

@@ -1,0 +1,193 @@
+// UdpSocket: one application UDP socket, i.e. an lwIP udp_pcb joined to
+// stackd's end of a SOCK_SEQPACKET socketpair whose other end the
+// application holds. Each packet on the pair is one datagram: a fixed
+// 48-byte header (the peer's and the local address) and the payload.
+// docs/socket-protocol.md ("UDP on the pair") is the contract.
+//
+// Network -> application: lwIP's receive callback writes header + payload
+// to the pair without waiting; when the pair is full the datagram is
+// dropped and counted (rx_dropped), as Linux drops on a full receive
+// buffer. stackd itself queues nothing, so its memory does not grow with
+// what the peers send.
+// Application -> network: datagrams are read off the pair in bounded
+// batches while it is readable and handed to udp_sendto.
+//
+// Thread: the stack thread only (lwIP callbacks and Asio handlers run
+// there). A UdpSocket is owned by its SocketTable, which the socket asks to
+// drop it once the application has closed every copy of its fd.
+#ifndef STACKD_SOCKETS_UDP_SOCKET_H_
+#define STACKD_SOCKETS_UDP_SOCKET_H_
+
+#include <sys/types.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lwip/ip_addr.h"
+#include "lwip/udp.h"
+#include "proto/socket.pb.h"
+#include "stackd/sockets/socket.h"
+
+namespace stackd {
+
+class SocketTable;
+
+// The header that starts every datagram on a UDP socket's pair
+// (docs/socket-protocol.md). Multi-byte fields are in network order.
+struct DatagramHeader {
+  static constexpr size_t kBytes = 48;
+  static constexpr uint8_t kVersion = 1;
+  // stackd -> application: report IP_PKTINFO / IPV6_PKTINFO with this
+  // datagram (the socket has IP_PKTINFO / IPV6_RECVPKTINFO on).
+  static constexpr uint8_t kFlagPktInfo = 0x01;
+  static constexpr uint8_t kFlagPktInfo6 = 0x02;
+  // stackd -> application: no datagram; the receive call fails with
+  // `error` (ECONNREFUSED after an ICMP port unreachable).
+  static constexpr uint8_t kFlagError = 0x80;
+
+  uint8_t flags = 0;
+  uint8_t family = 0;        // Of `peer`: 0 (none), AF_INET, AF_INET6.
+  uint8_t local_family = 0;  // Of `local`: 0 (none), AF_INET, AF_INET6.
+  uint16_t port = 0;         // Host order here.
+  uint16_t error = 0;
+  uint32_t scope_id = 0;
+  uint32_t ifindex = 0;
+  uint8_t peer[16] = {};   // IPv4: the first 4 bytes.
+  uint8_t local[16] = {};  // IPv4: the first 4 bytes.
+
+  void Encode(uint8_t out[kBytes]) const;
+  // False for a header stackd cannot use (short, another version, an
+  // unknown family).
+  static bool Decode(const uint8_t* in, size_t len, DatagramHeader* out);
+};
+
+class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> {
+ public:
+  // Makes a UDP socket of `family` (AF_INET, AF_INET6) for the process
+  // `pid`/`uid`: a pcb, a pair, an entry in `table`. On 0, *app_fd is the
+  // application's end of the pair (the caller sends it, then closes it).
+  // Errors: EPROTONOSUPPORT (`protocol` is not 0 or IPPROTO_UDP), ENOMEM,
+  // and NewPair's.
+  static int Create(SocketTable* table, int family, int protocol, pid_t pid,
+                    uid_t uid, int* app_fd);
+
+  // `pair_fd` is stackd's end (ownership passes); `pcb` a fresh pcb.
+  UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
+            udp_pcb* pcb);
+  ~UdpSocket() override;
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  void Start() override;
+
+  // Errors: EINVAL (already bound), EADDRINUSE, EADDRNOTAVAIL,
+  // EAFNOSUPPORT.
+  int Bind(const socket::v1::Address& address, socket::v1::Address* bound) override;
+  // EOPNOTSUPP, as Linux for a datagram socket.
+  int Listen(int backlog) override;
+  // Sets the default peer at once (0) or, for family AF_UNSPEC, dissolves
+  // the association. `app_fd` is closed here after its connection mark is
+  // updated (docs/socket-protocol.md). Errors: EAFNOSUPPORT, EINVAL,
+  // ENETUNREACH (no route), EADDRINUSE.
+  int Connect(const socket::v1::Address& address, uint32_t gate_bytes,
+              int app_sndbuf, int app_fd) override;
+  int GetName(bool peer, socket::v1::Address* out) const override;
+  int SetOpt(int level, int name, const socket::v1::OptValue& value) override;
+  int GetOpt(int level, int name, socket::v1::OptValue* value) override;
+  // Applies `how` to `app_fd` (borrowed) so receiving or sending ends as
+  // on Linux. ENOTCONN on an unconnected socket (after applying it, as
+  // Linux does).
+  int Shutdown(int how, int app_fd) override;
+
+  void set_owner(pid_t pid, uid_t uid) override {
+    owner_pid_ = pid;
+    owner_uid_ = uid;
+  }
+  uint64_t id() const override { return id_; }
+  SocketSummary Summary() const override;
+
+  // The value of the connection mark (SO_RCVLOWAT on the application's
+  // end): kMarkBase, kMarkInet6 for an AF_INET6 socket, and the largest
+  // payload the connected peer takes (0 when not connected).
+  static constexpr int kMarkBase = 0x53400000;
+  static constexpr int kMarkInet6 = 0x00010000;
+  // The largest payloads: IPv4's, and IPv6's as lwIP's 16-bit packet
+  // lengths allow (65535 bytes with the IPv6 and UDP headers).
+  static constexpr size_t kMaxPayload4 = 65507;
+  static constexpr size_t kMaxPayload6 = 65487;
+
+ private:
+  static void OnRecv(void* arg, udp_pcb* pcb, pbuf* p, const ip_addr_t* addr,
+                     u16_t port);
+
+  void WatchReadable();
+  void WatchHangup();
+  // Reads up to a bounded number of datagrams off the pair and sends them.
+  void PumpFromApp();
+  void SendOne(const uint8_t* data, size_t len);
+  // Writes `header` + `p` to the pair without waiting. Returns 0 or the
+  // errno of sendmsg(2): EAGAIN when the pair had no room.
+  int Deliver(const DatagramHeader& header, const pbuf* p);
+  void OnAppClosed();
+  bool PairHungUp() const;
+  void SetMark(int app_fd) const;
+  // A fresh pcb with this socket's options, in place of pcb_ (connect to
+  // AF_UNSPEC gives back a port that connect chose).
+  int ReplacePcb();
+  void ApplyOptions();
+  int Membership(int level, int name, const socket::v1::Membership& m);
+  void LeaveAllGroups();
+  int ReceiveBufferBytes() const;
+
+  SocketTable* table_;
+  const uint64_t id_;
+  const int family_;
+  udp_pcb* pcb_;
+  mutable boost::asio::posix::stream_descriptor pair_;
+  bool closed_ = false;
+  bool watching_read_ = false;
+  bool watching_hangup_ = false;
+  bool pump_posted_ = false;
+  bool app_write_shut_ = false;  // The application shut down sending.
+
+  bool connected_ = false;
+  bool bound_explicitly_ = false;
+  socket::v1::Address peer_;
+
+  // Options.
+  bool v6only_ = false;
+  bool reuseaddr_ = false;
+  bool reuseport_ = false;
+  bool broadcast_ = false;
+  bool pktinfo_ = false;
+  bool pktinfo6_ = false;
+  bool mcast_loop_ = true;
+  int mcast_ttl_ = 1;
+  int ttl_ = -1;      // -1: lwIP's default (UDP_TTL).
+  int tos_ = 0;
+  int rcvbuf_ = 0;    // As set (0: the system default); Linux reports twice.
+  int sndbuf_ = 0;
+  int rcvlowat_ = 1;
+  uint32_t mcast_ifindex_ = 0;
+  uint32_t mcast_addr4_ = 0;  // Network order.
+  int pending_error_ = 0;
+  struct Group {
+    ip_addr_t group;
+    uint32_t ifindex;
+  };
+  std::vector<Group> groups_;
+
+  pid_t owner_pid_ = 0;
+  uid_t owner_uid_ = 0;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  uint64_t rx_dropped_ = 0;   // Pair full.
+  uint64_t tx_dropped_ = 0;   // Bad header, no route, refused by lwIP.
+};
+
+}  // namespace stackd
+
+#endif  // STACKD_SOCKETS_UDP_SOCKET_H_

@@ -1,0 +1,353 @@
+// mconnect and mbind through stackd, against kernel servers in the test
+// bed's namespace: the race wins on the server that answers, and no losing
+// server ever completes a handshake (counted on the kernel side, where
+// accept queues and SYN-RECV/ESTABLISHED sockets show it); one fd listens
+// on many address:port pairs and every accepted connection knows which one
+// the client dialled.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/msocket.h"
+#include "gtest/gtest.h"
+#include "tests/admin_client.h"
+#include "tests/netns_peer.h"
+#include "tests/testbed.h"
+
+namespace stackd::testbed {
+namespace {
+
+constexpr absl::Duration kIoTimeout = absl::Seconds(10);
+constexpr uint16_t kClosedPort = 1;   // Nobody listens: the kernel sends RST.
+constexpr uint16_t kSilentPort = 19;  // SYNs dropped by nftables.
+
+class MconnectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto bed = Testbed::Create();
+    ASSERT_TRUE(bed.ok()) << bed.status();
+    bed_ = std::move(*bed);
+  }
+
+  ScopedFd StackSocket(int domain) {
+    int fd = msocket(bed_->stack_path().c_str(), domain, SOCK_STREAM, 0);
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    timeval tv = absl::ToTimeval(kIoTimeout);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return ScopedFd(fd);
+  }
+
+  // How many connections wait in a kernel listener's accept queue (taken
+  // off it, so a second call counts only new ones).
+  int AcceptAll(int listener) {
+    int flags = fcntl(listener, F_GETFL);
+    fcntl(listener, F_SETFL, flags | O_NONBLOCK);
+    int count = 0;
+    for (;;) {
+      int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+      if (fd < 0) break;
+      close(fd);
+      ++count;
+    }
+    return count;
+  }
+
+  // Kernel TCP sockets in the namespace on `port` in the given states.
+  std::string KernelSockets(uint16_t port, const std::string& states) {
+    CommandResult r = bed_->Run(
+        absl::StrCat("ss -Htan state ", states, " '( sport = :", port, " )'"),
+        absl::Seconds(5));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  std::unique_ptr<Testbed> bed_;
+};
+
+struct Vector {
+  std::vector<SockAddr> addrs;
+  std::vector<const sockaddr*> ptrs;
+  std::vector<socklen_t> lens;
+  void Add(const SockAddr& a) {
+    addrs.push_back(a);
+  }
+  void Seal() {
+    for (const auto& a : addrs) {
+      ptrs.push_back(a.get());
+      lens.push_back(a.len);
+    }
+  }
+  int size() const { return static_cast<int>(addrs.size()); }
+};
+
+TEST_F(MconnectTest, WinsOnTheListeningServerAndNoOtherServerAccepts) {
+  ASSERT_TRUE(AddNftRule(*bed_, "input", absl::StrCat("tcp dport ", kSilentPort, " drop")).ok());
+  SockAddr listening;
+  auto listener = KernelListener(bed_->netns(), kKernelIp4, 16, &listening);
+  ASSERT_TRUE(listener.ok()) << listener.status();
+
+  Vector v;
+  v.Add(MakeSockAddr(kKernelIp4, kClosedPort));
+  v.Add(MakeSockAddr(kKernelIp4, kSilentPort));
+  v.Add(listening);
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET);
+  ASSERT_EQ(mconnect(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), 2)
+      << std::strerror(errno);
+  auto peer = PeerName(fd.get());
+  ASSERT_TRUE(peer.ok());
+  EXPECT_EQ(peer->ToString(), listening.ToString());
+
+  // Data flows on the winner.
+  ASSERT_EQ(PollFor(listener->get(), POLLIN, kIoTimeout) & POLLIN, POLLIN);
+  ScopedFd accepted(accept(listener->get(), nullptr, nullptr));
+  ASSERT_GE(accepted.get(), 0);
+  ASSERT_TRUE(SendAll(fd.get(), "ping", absl::Now() + kIoTimeout).ok());
+  auto got = RecvExactly(accepted.get(), 4, absl::Now() + kIoTimeout);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, "ping");
+
+  // Exactly one connection in total; nothing half-open anywhere else.
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(AcceptAll(listener->get()), 0);
+  EXPECT_EQ(KernelSockets(kSilentPort, "syn-recv"), "");
+  EXPECT_EQ(KernelSockets(kSilentPort, "established"), "");
+  EXPECT_EQ(KernelSockets(kClosedPort, "syn-recv"), "");
+  EXPECT_EQ(KernelSockets(kClosedPort, "established"), "");
+}
+
+TEST_F(MconnectTest, LateServerAcceptsNothing) {
+  SockAddr early, late;
+  auto early_listener = KernelListener(bed_->netns(), kKernelIp4, 16, &early);
+  auto late_listener = KernelListener(bed_->netns(), kKernelIp4, 16, &late);
+  ASSERT_TRUE(early_listener.ok() && late_listener.ok());
+  // The late server's SYN+ACKs are held back until the race is over.
+  ASSERT_TRUE(AddNftRule(*bed_, "output",
+                         absl::StrCat("tcp sport ", late.port(), " tcp flags & (syn|ack) == (syn|ack) drop"))
+                  .ok());
+  Vector v;
+  v.Add(late);
+  v.Add(early);
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET);
+  ASSERT_EQ(mconnect(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), 1)
+      << std::strerror(errno);
+  // Let the late server's SYN+ACK through now: its retransmission meets a
+  // stack that answers RST.
+  ASSERT_TRUE(ClearNftRules(*bed_).ok());
+  absl::SleepFor(absl::Milliseconds(2500));
+  EXPECT_EQ(AcceptAll(late_listener->get()), 0);
+  EXPECT_EQ(KernelSockets(late.port(), "syn-recv"), "");
+  EXPECT_EQ(KernelSockets(late.port(), "established"), "");
+  EXPECT_EQ(AcceptAll(early_listener->get()), 1);
+}
+
+TEST_F(MconnectTest, MixesIpv4AndIpv6OnADualStackSocket) {
+  SockAddr v6;
+  auto listener6 = KernelListener(bed_->netns(), kKernelIp6, 16, &v6);
+  ASSERT_TRUE(listener6.ok());
+  Vector v;
+  v.Add(MakeSockAddr(kKernelIp4, kClosedPort));  // sockaddr_in on AF_INET6.
+  v.Add(v6);
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET6);
+  ASSERT_EQ(mconnect(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), 1)
+      << std::strerror(errno);
+  auto peer = PeerName(fd.get());
+  ASSERT_TRUE(peer.ok());
+  EXPECT_EQ(peer->ip(), kKernelIp6);
+
+  // And an IPv4 winner on the same kind of socket is reported IPv4-mapped.
+  SockAddr v4;
+  auto listener4 = KernelListener(bed_->netns(), kKernelIp4, 16, &v4);
+  ASSERT_TRUE(listener4.ok());
+  Vector w;
+  w.Add(MakeSockAddr(kKernelIp6, kClosedPort));
+  w.Add(v4);
+  w.Seal();
+  ScopedFd fd2 = StackSocket(AF_INET6);
+  ASSERT_EQ(mconnect(fd2.get(), w.ptrs.data(), w.lens.data(), w.size()), 1)
+      << std::strerror(errno);
+  peer = PeerName(fd2.get());
+  ASSERT_TRUE(peer.ok());
+  EXPECT_EQ(peer->ip(), absl::StrCat("::ffff:", kKernelIp4));
+}
+
+TEST_F(MconnectTest, AllRefusedFailsWithTheLastError) {
+  Vector v;
+  v.Add(MakeSockAddr(kKernelIp4, kClosedPort));
+  v.Add(MakeSockAddr(kKernelIp4, kClosedPort + 1));
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET);
+  EXPECT_EQ(mconnect(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+}
+
+TEST_F(MconnectTest, NonBlockingRaceShowsCandidatesThenTimesOut) {
+  ASSERT_TRUE(AddNftRule(*bed_, "input", "tcp dport { 19, 20 } drop").ok());
+  Vector v;
+  v.Add(MakeSockAddr(kKernelIp4, 19));
+  v.Add(MakeSockAddr(kKernelIp4, 20));
+  v.Seal();
+  int fd = msocket(bed_->stack_path().c_str(), AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  ScopedFd owned(fd);
+  mconnect_opts opts{};
+  opts.timeout_ms = 1500;
+  ASSERT_EQ(mconnectx(fd, v.ptrs.data(), v.lens.data(), v.size(), &opts), -1);
+  ASSERT_EQ(errno, EINPROGRESS);
+  EXPECT_EQ(PollFor(fd, POLLOUT, absl::Milliseconds(300)) & POLLOUT, 0);
+
+  auto sockets = ListSockets(bed_->grpc_endpoint());
+  ASSERT_TRUE(sockets.ok()) << sockets.status();
+  int racing = 0;
+  for (const auto& s : *sockets) {
+    if (s.state() == "connecting") racing = s.candidates_size();
+  }
+  EXPECT_EQ(racing, 2);
+
+  ASSERT_NE(PollFor(fd, POLLOUT, absl::Seconds(5)) & POLLOUT, 0);
+  int error = 0;
+  socklen_t len = sizeof(error);
+  ASSERT_EQ(getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len), 0);
+  EXPECT_EQ(error, ETIMEDOUT);
+}
+
+TEST_F(MconnectTest, RejectsBadVectors) {
+  ScopedFd fd = StackSocket(AF_INET);
+  EXPECT_EQ(mconnect(fd.get(), nullptr, nullptr, 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  SockAddr v6 = MakeSockAddr(kKernelIp6, 80);
+  const sockaddr* p[] = {v6.get()};
+  socklen_t l[] = {v6.len};
+  EXPECT_EQ(mconnect(fd.get(), p, l, 1), -1);
+  EXPECT_EQ(errno, EAFNOSUPPORT);
+  int kernel_fd = socket(AF_INET, SOCK_STREAM, 0);
+  ScopedFd kernel(kernel_fd);
+  EXPECT_EQ(mconnect(kernel_fd, p, l, 1), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+}
+
+// mbind: two IPv4 pairs (one a wildcard), two IPv6 pairs, two ports.
+TEST_F(MconnectTest, MbindListensOnFourPairsThroughOneFd) {
+  constexpr uint16_t kPortA = 7101, kPortB = 7102;
+  Vector v;
+  v.Add(MakeSockAddr(kStackIp4, kPortA));
+  v.Add(MakeSockAddr("0.0.0.0", kPortB));
+  v.Add(MakeSockAddr(kStackIp6, kPortA));
+  v.Add(MakeSockAddr(kStackIp6, kPortB));
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET6);
+  ASSERT_EQ(mbind(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), 0) << std::strerror(errno);
+  ASSERT_EQ(listen(fd.get(), 64), 0) << std::strerror(errno);
+
+  auto sockets = ListSockets(bed_->grpc_endpoint());
+  ASSERT_TRUE(sockets.ok());
+  int listening_addresses = 0;
+  for (const auto& s : *sockets) {
+    if (s.state() == "listening") listening_addresses = s.local_size();
+  }
+  EXPECT_EQ(listening_addresses, 4);
+
+  // What a dual-stack socket reports for each target.
+  const std::string targets[] = {
+      absl::StrCat("[::ffff:", kStackIp4, "]:", kPortA),
+      absl::StrCat("[::ffff:", kStackIp4, "]:", kPortB),
+      absl::StrCat("[", kStackIp6, "]:", kPortA),
+      absl::StrCat("[", kStackIp6, "]:", kPortB),
+  };
+  const SockAddr dial[] = {
+      MakeSockAddr(kStackIp4, kPortA), MakeSockAddr(kStackIp4, kPortB),
+      MakeSockAddr(kStackIp6, kPortA), MakeSockAddr(kStackIp6, kPortB)};
+  constexpr int kConnections = 1000;
+  constexpr int kBatch = 50;
+  int right = 0;
+  std::map<int, int> per_target;
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  for (int done = 0; done < kConnections && absl::Now() < deadline; done += kBatch) {
+    std::vector<ScopedFd> clients;
+    std::map<std::string, int> expected;  // Client address as the stack sees it -> target.
+    for (int i = 0; i < kBatch; ++i) {
+      int t = (done + i) % 4;
+      auto c = KernelConnect(bed_->netns(), dial[t], kIoTimeout);
+      ASSERT_TRUE(c.ok()) << c.status();
+      auto local = LocalName(c->get());
+      ASSERT_TRUE(local.ok());
+      std::string key = local->family() == AF_INET
+                            ? absl::StrCat("[::ffff:", local->ip(), "]:", local->port())
+                            : local->ToString();
+      expected[key] = t;
+      clients.push_back(std::move(*c));
+    }
+    for (int i = 0; i < kBatch; ++i) {
+      ASSERT_NE(PollFor(fd.get(), POLLIN, kIoTimeout) & POLLIN, 0);
+      SockAddr peer;
+      peer.len = sizeof(peer.storage);
+      ScopedFd a(accept(fd.get(), peer.get(), &peer.len));
+      ASSERT_GE(a.get(), 0) << std::strerror(errno);
+      auto local = LocalName(a.get());
+      ASSERT_TRUE(local.ok());
+      auto it = expected.find(peer.ToString());
+      ASSERT_NE(it, expected.end()) << peer.ToString();
+      if (local->ToString() == targets[it->second]) ++right;
+      ++per_target[it->second];
+    }
+  }
+  EXPECT_EQ(right, kConnections);
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(per_target[t], kConnections / 4) << targets[t];
+
+  // Closing the fd closes every listener.
+  fd.reset();
+  absl::SleepFor(absl::Milliseconds(200));
+  for (const SockAddr& d : dial) {
+    auto c = KernelConnect(bed_->netns(), d, kIoTimeout);
+    EXPECT_EQ(ErrnoOf(c.status()), ECONNREFUSED) << d.ToString();
+  }
+}
+
+TEST_F(MconnectTest, MbindIsAllOrNothing) {
+  constexpr uint16_t kTaken = 7201, kFree = 7202;
+  ScopedFd holder = StackSocket(AF_INET);
+  SockAddr taken = MakeSockAddr(kStackIp4, kTaken);
+  ASSERT_EQ(bind(holder.get(), taken.get(), taken.len), 0);
+  ASSERT_EQ(listen(holder.get(), 4), 0);
+
+  Vector v;
+  v.Add(MakeSockAddr(kStackIp4, kFree));
+  v.Add(taken);
+  v.Seal();
+  ScopedFd fd = StackSocket(AF_INET);
+  EXPECT_EQ(mbind(fd.get(), v.ptrs.data(), v.lens.data(), v.size()), -1);
+  EXPECT_EQ(errno, EADDRINUSE);
+  // Nothing stayed bound: the free pair is free, for this socket too.
+  ScopedFd other = StackSocket(AF_INET);
+  SockAddr free_pair = MakeSockAddr(kStackIp4, kFree);
+  EXPECT_EQ(bind(other.get(), free_pair.get(), free_pair.len), 0) << std::strerror(errno);
+  auto name = LocalName(fd.get());
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(name->port(), 0);
+
+  EXPECT_EQ(mbind(fd.get(), nullptr, nullptr, 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+  SockAddr v6 = MakeSockAddr(kStackIp6, kFree);
+  const sockaddr* p[] = {v6.get()};
+  socklen_t l[] = {v6.len};
+  EXPECT_EQ(mbind(fd.get(), p, l, 1), -1);
+  EXPECT_EQ(errno, EAFNOSUPPORT);
+}
+
+}  // namespace
+}  // namespace stackd::testbed
