@@ -5,7 +5,7 @@
 set -eu
 lib="$1"
 allowed="__read_chk __recv_chk __recvfrom_chk accept accept4 bind connect
-getpeername getsockname getsockopt listen mbind mconnect mconnectx msocket read readv recv recvfrom
+getpeername getsockname getsockopt listen mbind mconnect mconnect_host mconnectx msocket read readv recv recvfrom
 recvmmsg recvmsg send sendmmsg sendmsg sendto setsockopt shutdown socket
 ioctl write writev"
 

@@ -88,6 +88,18 @@ MSOCKET_EXPORT int mconnectx(int fd, const struct sockaddr *const addrs[],
                              const socklen_t addrlens[], int naddrs,
                              const struct mconnect_opts *opts);
 
+/* mconnectx() to every address `host` resolves to through the socket's own
+ * stack (its hosts file and DNS servers, as getaddrinfo does for programs
+ * whose default stack it is), port from `service` (a number or a name from
+ * /etc/services). AF_INET sockets race the IPv4 addresses; AF_INET6 ones
+ * all of them (IPv6 only with IPV6_V6ONLY). Returns the index of the winner
+ * in the resolved list, whose first 64 addresses take part. Errors: as
+ * mconnectx(); EHOSTUNREACH when the name has no address of a usable
+ * family; EAGAIN when no name server answered; ENOENT for an unknown name.
+ * `opts` may be NULL. */
+MSOCKET_EXPORT int mconnect_host(int fd, const char *host, const char *service,
+                                 const struct mconnect_opts *opts);
+
 /* Binds the stack socket `fd` to every address:port of the vector, all or
  * nothing: listen() then listens on all of them through this one fd, and
  * getsockname() on an accepted socket tells which address and port the

@@ -241,6 +241,53 @@ TEST_F(MconnectTest, RejectsBadVectors) {
   EXPECT_EQ(errno, EOPNOTSUPP);
 }
 
+// mconnect_host: the name resolves through the socket's own stack (dnsmasq
+// in the namespace, stackd --dns), and the race runs over every address.
+TEST(MconnectHostTest, ResolvesThroughTheStackAndRaces) {
+  Testbed::Options options;
+  options.extra_stackd_flags = {absl::StrCat("--dns=", kKernelIp4)};
+  auto bed = Testbed::Create(options);
+  ASSERT_TRUE(bed.ok()) << bed.status();
+  const std::string pid_file = (*bed)->dir() + "/dnsmasq.pid";
+  CommandResult started = (*bed)->Run(
+      absl::StrCat("/usr/sbin/dnsmasq --no-resolv --no-hosts --bind-interfaces --listen-address=",
+                   kKernelIp4, " --local=/test/ --host-record=race.test,", kKernelIp4, ",", kKernelIp6,
+                   " --pid-file=", pid_file),
+      absl::Seconds(10));
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  struct KillDnsmasq {
+    std::string pid_file;
+    ~KillDnsmasq() { system(absl::StrCat("kill $(cat ", pid_file, ") 2>/dev/null").c_str()); }
+  } kill_dnsmasq{pid_file};
+
+  // Only the IPv6 address listens on the port; IPv4 refuses.
+  SockAddr v6;
+  auto listener = KernelListener((*bed)->netns(), kKernelIp6, 16, &v6);
+  ASSERT_TRUE(listener.ok());
+  int fd = msocket((*bed)->stack_path().c_str(), AF_INET6, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  ScopedFd owned(fd);
+  timeval tv = absl::ToTimeval(kIoTimeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  const std::string port = std::to_string(v6.port());
+  int winner = -1;
+  // dnsmasq may take a moment to answer: a bounded retry on EAGAIN.
+  for (int i = 0; i < 20; ++i) {
+    winner = mconnect_host(fd, "race.test", port.c_str(), nullptr);
+    if (winner >= 0 || errno != EAGAIN) break;
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  ASSERT_GE(winner, 0) << std::strerror(errno);
+  auto peer = PeerName(fd);
+  ASSERT_TRUE(peer.ok());
+  EXPECT_EQ(peer->ToString(), v6.ToString());
+
+  int other = msocket((*bed)->stack_path().c_str(), AF_INET6, SOCK_STREAM, 0);
+  ScopedFd other_owned(other);
+  EXPECT_EQ(mconnect_host(other, "missing.test", port.c_str(), nullptr), -1);
+  EXPECT_EQ(errno, ENOENT);
+}
+
 // mbind: two IPv4 pairs (one a wildcard), two IPv6 pairs, two ports.
 TEST_F(MconnectTest, MbindListensOnFourPairsThroughOneFd) {
   constexpr uint16_t kPortA = 7101, kPortB = 7102;
