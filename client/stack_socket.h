@@ -48,11 +48,13 @@ int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
 
 // The connect machinery behind StackConnect and StackMConnect: gates the
 // fd, sends the request `make_request` fills in (given the gate's size and
-// the send buffer to restore), and waits like StackConnect.
+// the send buffer to restore), and waits like StackConnect. When a blocking
+// connect succeeds, `peer` (if not null) gets the peer's address.
 int GatedConnect(
     int fd, const StackName& stack,
     const std::function<void(socket::v1::Request*, uint32_t gate_bytes,
-                             int app_sndbuf)>& make_request);
+                             int app_sndbuf)>& make_request,
+    socket::v1::Address* peer = nullptr);
 
 // mconnect(3): races a handshake to every address (MConnectRequest). For a
 // blocking fd that connected, *winner is the index of the address that won;
