@@ -107,7 +107,9 @@ MSOCKET_EXPORT int mconnect_host(int fd, const char *host, const char *service,
  * wildcard next to specific addresses may be mixed. Returns 0.
  * Errors: EINVAL (no addresses, more than 64, fd already bound),
  * EADDRINUSE (nothing stays bound), EADDRNOTAVAIL, EAFNOSUPPORT (a family
- * the socket cannot take), EOPNOTSUPP (not a stack TCP socket). */
+ * the socket cannot take), EOPNOTSUPP (not a stack socket). On a UDP socket
+ * it receives on every pair; IP_PKTINFO / IPV6_RECVPKTINFO tell which local
+ * address a datagram reached. */
 MSOCKET_EXPORT int mbind(int fd, const struct sockaddr *const addrs[],
                          const socklen_t addrlens[], int naddrs);
 

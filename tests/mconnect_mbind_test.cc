@@ -4,6 +4,7 @@
 // accept queues and SYN-RECV/ESTABLISHED sockets show it); one fd listens
 // on many address:port pairs and every accepted connection knows which one
 // the client dialled.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -359,6 +360,60 @@ TEST_F(MconnectTest, MbindListensOnFourPairsThroughOneFd) {
   for (const SockAddr& d : dial) {
     auto c = KernelConnect(bed_->netns(), d, kIoTimeout);
     EXPECT_EQ(ErrnoOf(c.status()), ECONNREFUSED) << d.ToString();
+  }
+}
+
+// mbind on UDP: one socket receives on every pair, and IP_PKTINFO /
+// IPV6_PKTINFO say which local address each datagram reached.
+TEST_F(MconnectTest, MbindUdpReceivesOnEveryPairWithPktinfo) {
+  constexpr uint16_t kPortA = 7301, kPortB = 7302;
+  int fd = msocket(bed_->stack_path().c_str(), AF_INET6, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ScopedFd owned(fd);
+  int one = 1;
+  ASSERT_EQ(setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)), 0) << std::strerror(errno);
+  ASSERT_EQ(setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)), 0)
+      << std::strerror(errno);
+  const SockAddr pairs[] = {MakeSockAddr(kStackIp4, kPortA), MakeSockAddr(kStackIp6, kPortB)};
+  const sockaddr* p[] = {pairs[0].get(), pairs[1].get()};
+  const socklen_t l[] = {pairs[0].len, pairs[1].len};
+  ASSERT_EQ(mbind(fd, p, l, 2), 0) << std::strerror(errno);
+
+  for (int i = 0; i < 2; ++i) {
+    auto sender = KernelSocket(bed_->netns(), pairs[i].family(), SOCK_DGRAM);
+    ASSERT_TRUE(sender.ok());
+    const std::string payload = absl::StrCat("to pair ", i);
+    ASSERT_EQ(sendto(sender->get(), payload.data(), payload.size(), 0, pairs[i].get(), pairs[i].len),
+              static_cast<ssize_t>(payload.size()));
+    ASSERT_NE(PollFor(fd, POLLIN, kIoTimeout) & POLLIN, 0);
+    char buf[256];
+    alignas(cmsghdr) char control[256];
+    iovec iov{buf, sizeof(buf)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = recvmsg(fd, &msg, 0);
+    ASSERT_EQ(n, static_cast<ssize_t>(payload.size())) << std::strerror(errno);
+    EXPECT_EQ(std::string(buf, n), payload);
+    std::string local;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      char text[INET6_ADDRSTRLEN] = "";
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        in_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+        inet_ntop(AF_INET, &info.ipi_addr, text, sizeof(text));
+        local = text;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && local.empty()) {
+        in6_pktinfo info;
+        std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+        inet_ntop(AF_INET6, &info.ipi6_addr, text, sizeof(text));
+        local = text;
+      }
+    }
+    const std::string want = pairs[i].ip();
+    EXPECT_TRUE(local == want || local == absl::StrCat("::ffff:", want)) << local;
   }
 }
 

@@ -293,6 +293,53 @@ TEST_P(UdpTest, ConnectToUnspecDissolvesTheAssociation) {
   EXPECT_EQ(local->port(), 0);
 }
 
+TEST_P(UdpTest, PortUnreachableRefusesAConnectedSocket) {
+  // A port nobody listens on: the kernel answers ICMP port unreachable.
+  SockAddr closed_addr;
+  {
+    ScopedFd gone = KernelUdp(&closed_addr);
+  }
+  // Unconnected: the ICMP error is not reported, as on Linux.
+  ScopedFd loose = StackUdp();
+  ASSERT_EQ(sendto(loose.get(), "x", 1, 0, closed_addr.get(), closed_addr.len), 1);
+  EXPECT_TRUE(Quiet(loose.get()));
+  // ICMP errors are rate-limited by the kernel: let the bucket refill.
+  absl::SleepFor(absl::Milliseconds(1100));
+
+  ScopedFd stack = StackUdp();
+  ASSERT_EQ(connect(stack.get(), closed_addr.get(), closed_addr.len), 0);
+  ASSERT_EQ(send(stack.get(), "knock", 5, 0), 5);
+  Datagram got = Receive(stack.get(), 100);
+  EXPECT_EQ(got.n, -1);
+  EXPECT_EQ(got.error, ECONNREFUSED) << std::strerror(got.error);
+  // Reported once.
+  char c;
+  EXPECT_EQ(recv(stack.get(), &c, 1, MSG_DONTWAIT), -1);
+  EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST_P(UdpTest, ShutdownAsLinux) {
+  ScopedFd loose = StackUdp();
+  EXPECT_EQ(shutdown(loose.get(), SHUT_RDWR), -1);
+  EXPECT_EQ(errno, ENOTCONN);
+
+  SockAddr kernel_addr;
+  ScopedFd kernel = KernelUdp(&kernel_addr);
+  ScopedFd stack = StackUdp();
+  ASSERT_EQ(connect(stack.get(), kernel_addr.get(), kernel_addr.len), 0);
+  absl::StatusOr<SockAddr> local = LocalName(stack.get());
+  ASSERT_TRUE(local.ok());
+  ASSERT_EQ(shutdown(stack.get(), SHUT_WR), 0) << std::strerror(errno);
+  EXPECT_EQ(send(stack.get(), "x", 1, 0), -1);
+  EXPECT_EQ(errno, EPIPE);
+  // Receiving goes on.
+  ASSERT_EQ(sendto(kernel.get(), "still", 5, 0, local->get(), local->len), 5);
+  EXPECT_EQ(Receive(stack.get(), 10).data, "still");
+  ASSERT_EQ(shutdown(stack.get(), SHUT_RD), 0) << std::strerror(errno);
+  char c;
+  EXPECT_EQ(recv(stack.get(), &c, 1, 0), 0) << "a receive after SHUT_RD returns at once";
+}
+
 TEST_P(UdpTest, MsgTruncAndPeek) {
   SockAddr stack_addr, kernel_addr;
   ScopedFd stack = BoundStackUdp(&stack_addr);
@@ -345,6 +392,9 @@ TEST_P(UdpTest, LargestDatagramAndEmsgsize) {
   SockAddr stack_addr, kernel_addr;
   ScopedFd stack = BoundStackUdp(&stack_addr);
   ScopedFd kernel = KernelUdp(&kernel_addr);
+  // Even with the smallest send buffer the largest datagram goes out.
+  const int tiny = 1;
+  ASSERT_EQ(setsockopt(stack.get(), SOL_SOCKET, SO_SNDBUF, &tiny, sizeof(tiny)), 0);
   const size_t limit = Limit();
   const std::string too_big = Pattern(limit + 1, 4);
   EXPECT_EQ(sendto(stack.get(), too_big.data(), too_big.size(), 0, kernel_addr.get(),
@@ -497,6 +547,11 @@ TEST_P(UdpTest, SendmmsgAndRecvmmsg) {
   SockAddr stack_addr, kernel_addr;
   ScopedFd stack = BoundStackUdp(&stack_addr);
   ScopedFd kernel = KernelUdp(&kernel_addr);
+  // One round trip first: until the kernel's MAC address is known lwIP
+  // queues only the last ARP_QUEUE_LEN (3) packets for it, and a burst
+  // sent before that would lose the rest.
+  ASSERT_EQ(sendto(stack.get(), "arp", 3, 0, kernel_addr.get(), kernel_addr.len), 3);
+  ASSERT_EQ(Receive(kernel.get(), 10).data, "arp");
   constexpr int kCount = 8;
   std::vector<std::string> out;
   std::vector<iovec> iovs(kCount);

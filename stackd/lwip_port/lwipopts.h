@@ -72,6 +72,9 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_ETHERNET 1
 #define ARP_TABLE_SIZE 64
 #define ARP_QUEUEING 1
+// Packets held per neighbour while ARP resolves it (lwIP: 3; Linux about
+// 100): a burst to a new neighbour must not lose all but the last three.
+#define ARP_QUEUE_LEN 100
 #define ETHARP_SUPPORT_STATIC_ENTRIES 1
 #define LWIP_NETIF_LOOPBACK 1
 #define LWIP_HAVE_LOOPIF 1
@@ -110,6 +113,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_ND6_NUM_PREFIXES 8
 #define LWIP_ND6_NUM_ROUTERS 4
 #define LWIP_ND6_QUEUEING 1
+#define MEMP_NUM_ND6_QUEUE 100
 #define LWIP_ND6_ALLOW_RA_UPDATES 0
 
 // UDP.

@@ -209,7 +209,10 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       case Request::kMconnect:
       case Request::kMbind: {
         auto* tcp = dynamic_cast<TcpSocket*>(s.get());
-        if (tcp == nullptr) {
+        auto* udp = dynamic_cast<UdpSocket*>(s.get());
+        if (udp != nullptr && request.op_case() == Request::kMbind) {
+          error = udp->MultiBind(request.mbind(), response->mutable_addresses());
+        } else if (tcp == nullptr) {
           error = EOPNOTSUPP;
         } else if (request.op_case() == Request::kMconnect) {
           error = tcp->MultiConnect(request.mconnect(), fds.Take(0));

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "lwip/igmp.h"
 #include "lwip/ip.h"
@@ -21,6 +22,8 @@
 #include "lwip/mld6.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/prot/ip.h"
+#include "lwip/prot/ip6.h"
 #include "stackd/log.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/socket_table.h"
@@ -92,6 +95,23 @@ Scratch& SharedScratch() {
   static Scratch* scratch = new Scratch();
   return *scratch;
 }
+
+// Every connected UDP socket (stack thread only), for ICMP errors.
+std::set<UdpSocket*>& ConnectedSockets() {
+  static auto* sockets = new std::set<UdpSocket*>();
+  return *sockets;
+}
+
+// The raw pcbs that watch ICMP and ICMPv6; made with the first connect,
+// kept for the stack's life.
+raw_pcb* icmp4_watch = nullptr;
+raw_pcb* icmp6_watch = nullptr;
+
+// ICMP types and codes of "port unreachable".
+constexpr uint8_t kIcmp4DestUnreachable = 3;
+constexpr uint8_t kIcmp4PortUnreachable = 3;
+constexpr uint8_t kIcmp6DestUnreachable = 1;
+constexpr uint8_t kIcmp6PortUnreachable = 4;
 
 bool IsV4Mapped(const uint8_t* ip) {
   static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -229,6 +249,8 @@ UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 }
 
 UdpSocket::~UdpSocket() {
+  RemoveExtraPcbs();
+  ConnectedSockets().erase(this);
   LeaveAllGroups();
   if (pcb_ != nullptr) {
     udp_recv(pcb_, nullptr, nullptr);
@@ -305,6 +327,8 @@ bool UdpSocket::PairHungUp() const {
 void UdpSocket::OnAppClosed() {
   if (closed_) return;
   closed_ = true;
+  RemoveExtraPcbs();
+  SetConnected(false);
   LeaveAllGroups();
   if (pcb_ != nullptr) {
     udp_recv(pcb_, nullptr, nullptr);
@@ -321,7 +345,6 @@ void UdpSocket::OnAppClosed() {
 // --- Application -> network -------------------------------------------------------
 
 void UdpSocket::PumpFromApp() {
-  pump_posted_ = false;
   if (closed_ || app_write_shut_) return;
   Scratch& s = SharedScratch();
   const int fd = pair_.native_handle();
@@ -383,7 +406,6 @@ void UdpSocket::PumpFromApp() {
   }
   // More may be waiting: come back after the others had their turn. (The
   // pair's readiness is edge-triggered, so waiting now could miss them.)
-  pump_posted_ = true;
   asio::post(table_->io(), [self = shared_from_this()] {
     if (!self->closed_) self->PumpFromApp();
   });
@@ -526,6 +548,94 @@ int UdpSocket::Deliver(const DatagramHeader& header, const pbuf* p) {
   }
 }
 
+// --- ICMP errors --------------------------------------------------------------------
+
+void UdpSocket::SetConnected(bool connected) {
+  connected_ = connected;
+  if (connected) {
+    ConnectedSockets().insert(this);
+    WatchIcmp();
+  } else {
+    ConnectedSockets().erase(this);
+  }
+}
+
+void UdpSocket::WatchIcmp() {
+  if (icmp4_watch == nullptr) {
+    icmp4_watch = raw_new_ip_type(IPADDR_TYPE_V4, IP_PROTO_ICMP);
+    if (icmp4_watch != nullptr) raw_recv(icmp4_watch, &UdpSocket::OnIcmp, nullptr);
+  }
+  if (icmp6_watch == nullptr) {
+    icmp6_watch = raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
+    if (icmp6_watch != nullptr) raw_recv(icmp6_watch, &UdpSocket::OnIcmp, nullptr);
+  }
+}
+
+// `p` starts with the IP header of an ICMP or ICMPv6 message; it is read,
+// never changed or consumed (0: lwIP's own ICMP code still sees it).
+u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
+  if (ConnectedSockets().empty()) return 0;
+  // Outer IP header, ICMP header, inner IP header, inner UDP ports.
+  uint8_t b[40 + 8 + 40 + 4];
+  const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
+  ip_addr_t local, remote;
+  uint16_t local_port, remote_port;
+  if (n >= 20 && (b[0] >> 4) == 4) {
+    const size_t outer = static_cast<size_t>(b[0] & 0x0f) * 4;
+    if (outer < 20 || n < outer + 8 + 20 + 4) return 0;
+    const uint8_t* icmp = b + outer;
+    if (icmp[0] != kIcmp4DestUnreachable || icmp[1] != kIcmp4PortUnreachable) return 0;
+    const uint8_t* inner = icmp + 8;
+    const size_t inner_len = static_cast<size_t>(inner[0] & 0x0f) * 4;
+    if ((inner[0] >> 4) != 4 || inner[9] != IP_PROTO_UDP || inner_len < 20 ||
+        n < outer + 8 + inner_len + 4) {
+      return 0;
+    }
+    ip_addr_set_zero_ip4(&local);
+    ip_addr_set_zero_ip4(&remote);
+    std::memcpy(&ip_2_ip4(&local)->addr, inner + 12, 4);
+    std::memcpy(&ip_2_ip4(&remote)->addr, inner + 16, 4);
+    const uint8_t* udp = inner + inner_len;
+    local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
+    remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
+  } else if (n >= sizeof(b) && (b[0] >> 4) == 6) {
+    const uint8_t* icmp = b + 40;
+    if (icmp[0] != kIcmp6DestUnreachable || icmp[1] != kIcmp6PortUnreachable) return 0;
+    const uint8_t* inner = icmp + 8;
+    if ((inner[0] >> 4) != 6 || inner[6] != IP_PROTO_UDP) return 0;
+    ip_addr_set_zero_ip6(&local);
+    ip_addr_set_zero_ip6(&remote);
+    std::memcpy(ip_2_ip6(&local)->addr, inner + 8, 16);
+    std::memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
+    const uint8_t* udp = inner + 40;
+    local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
+    remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
+  } else {
+    return 0;
+  }
+  auto same = [](const ip_addr_t& a, const ip_addr_t& b) {
+    if (IP_IS_V4_VAL(a) != IP_IS_V4_VAL(b)) return false;
+    return IP_IS_V4_VAL(a) ? ip4_addr_eq(ip_2_ip4(&a), ip_2_ip4(&b))
+                           : ip6_addr_zoneless_eq(ip_2_ip6(&a), ip_2_ip6(&b));
+  };
+  for (UdpSocket* s : ConnectedSockets()) {
+    const udp_pcb* pcb = s->pcb_;
+    if (pcb == nullptr || s->closed_ || pcb->local_port != local_port ||
+        pcb->remote_port != remote_port || !same(pcb->remote_ip, remote) ||
+        (!ip_addr_isany(&pcb->local_ip) && !same(pcb->local_ip, local))) {
+      continue;
+    }
+    // As Linux: the next receive call fails with ECONNREFUSED.
+    DatagramHeader h;
+    h.flags = DatagramHeader::kFlagError;
+    h.error = ECONNREFUSED;
+    s->Deliver(h, nullptr);
+    Log(3, "socket %d: udp, port unreachable from the peer", s->id_);
+    break;
+  }
+  return 0;
+}
+
 // --- Control calls ----------------------------------------------------------------
 
 int UdpSocket::Bind(const Address& address, Address* bound) {
@@ -545,6 +655,74 @@ int UdpSocket::Bind(const Address& address, Address* bound) {
   return GetName(false, bound);
 }
 
+void UdpSocket::RemoveExtraPcbs() {
+  for (udp_pcb* pcb : extra_pcbs_) {
+    udp_recv(pcb, nullptr, nullptr);
+    udp_remove(pcb);
+  }
+  extra_pcbs_.clear();
+}
+
+int UdpSocket::MultiBind(const socket::v1::MBindRequest& request,
+                         socket::v1::AddressList* bound) {
+  const int n = request.addresses_size();
+  if (n == 0 || n > 64) return EINVAL;
+  if (closed_ || pcb_ == nullptr) return EBADF;
+  if (pcb_->local_port != 0 || !extra_pcbs_.empty()) return EINVAL;
+  std::vector<ip_addr_t> ips(n);
+  std::vector<uint16_t> ports(n);
+  for (int i = 0; i < n; ++i) {
+    socket::v1::Address a = request.addresses(i);
+    if (family_ == AF_INET6 && a.family() == AF_INET && a.ip().size() == 4) {
+      a.set_family(AF_INET6);
+      a.set_ip(std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + a.ip());
+    }
+    if (int error = FromWire(a, family_, v6only_, &ips[i], &ports[i])) {
+      return error == ENETUNREACH ? EAFNOSUPPORT : error;
+    }
+    if (!IsLocalAddress(ips[i]) && !ip_addr_ismulticast(&ips[i]) && !IsBroadcast(ips[i])) {
+      return EADDRNOTAVAIL;
+    }
+  }
+  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);
+  std::vector<udp_pcb*> made;
+  int error = 0;
+  for (int i = 0; i < n && error == 0; ++i) {
+    udp_pcb* pcb = pcb_;
+    if (i > 0) {
+      pcb = udp_new_ip_type(type);
+      if (pcb == nullptr) {
+        error = ENOMEM;
+        break;
+      }
+      pcb->so_options = pcb_->so_options;
+      udp_recv(pcb, &UdpSocket::OnRecv, this);
+      made.push_back(pcb);
+    }
+    // The set shares ports among its own PCBs (a wildcard next to a
+    // specific address).
+    ip_set_option(pcb, SOF_REUSEADDR);
+    err_t err = udp_bind(pcb, &ips[i], ports[i]);
+    if (err != ERR_OK) error = LwipErrToErrno(err);
+  }
+  if (error != 0) {
+    for (udp_pcb* pcb : made) {
+      udp_recv(pcb, nullptr, nullptr);
+      udp_remove(pcb);
+    }
+    // lwIP cannot unbind: nothing stays bound, so the socket gets a new PCB.
+    if (int replace_error = ReplacePcb()) return replace_error;
+    return error;
+  }
+  extra_pcbs_ = made;
+  bound_explicitly_ = true;
+  GetName(false, bound->add_addresses());
+  for (udp_pcb* pcb : extra_pcbs_) {
+    *bound->add_addresses() = ToWire(pcb->local_ip, pcb->local_port, family_);
+  }
+  return 0;
+}
+
 int UdpSocket::Listen(int) { return EOPNOTSUPP; }
 
 int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
@@ -561,7 +739,7 @@ int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
     // for is given back (the next send picks a new one); a bound address
     // stays.
     udp_disconnect(pcb_);
-    connected_ = false;
+    SetConnected(false);
     ip_addr_t any;
     ip_addr_set_zero(&any);
     peer_ = ToWire(any, 0, family_);
@@ -591,7 +769,7 @@ int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
   }
   err_t err = udp_connect(pcb_, &ip, port);
   if (err != ERR_OK) return finish(LwipErrToErrno(err));
-  connected_ = true;
+  SetConnected(true);
   peer_ = ToWire(pcb_->remote_ip, pcb_->remote_port, family_);
   return finish(0);
 }
@@ -936,6 +1114,9 @@ SocketSummary UdpSocket::Summary() const {
     s.state = pcb_ != nullptr && pcb_->local_port != 0 ? "bound" : "open";
   }
   GetName(false, &s.local.emplace_back());
+  for (const udp_pcb* pcb : extra_pcbs_) {
+    s.local.push_back(ToWire(pcb->local_ip, pcb->local_port, family_));
+  }
   if (connected_) s.peer = peer_;
   s.owner_pid = owner_pid_;
   s.owner_uid = owner_uid_;

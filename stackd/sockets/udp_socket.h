@@ -11,6 +11,9 @@
 // what the peers send.
 // Application -> network: datagrams are read off the pair in bounded
 // batches while it is readable and handed to udp_sendto.
+// An ICMP port unreachable for a connected socket's peer becomes an error
+// record on the pair: the application's next receive fails with
+// ECONNREFUSED.
 //
 // Thread: the stack thread only (lwIP callbacks and Asio handlers run
 // there). A UdpSocket is owned by its SocketTable, which the socket asks to
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "lwip/ip_addr.h"
+#include "lwip/raw.h"
 #include "lwip/udp.h"
 #include "proto/socket.pb.h"
 #include "stackd/sockets/socket.h"
@@ -86,6 +90,16 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   // Errors: EINVAL (already bound), EADDRINUSE, EADDRNOTAVAIL,
   // EAFNOSUPPORT.
   int Bind(const socket::v1::Address& address, socket::v1::Address* bound) override;
+  // mbind(3): receives on every address:port, all or nothing; sends leave
+  // from the first. The datagram header's local address (IP_PKTINFO) tells
+  // which address a datagram reached.
+  int MultiBind(const socket::v1::MBindRequest& request,
+                socket::v1::AddressList* bound);
+
+ private:
+  void RemoveExtraPcbs();
+
+ public:
   // EOPNOTSUPP, as Linux for a datagram socket.
   int Listen(int backlog) override;
   // Sets the default peer at once (0) or, for family AF_UNSPEC, dissolves
@@ -122,14 +136,21 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
  private:
   static void OnRecv(void* arg, udp_pcb* pcb, pbuf* p, const ip_addr_t* addr,
                      u16_t port);
+  // Watches ICMP and ICMPv6 (never consuming it) for port unreachables
+  // about connected sockets' datagrams.
+  static u8_t OnIcmp(void* arg, raw_pcb* pcb, pbuf* p, const ip_addr_t* addr);
+  static void WatchIcmp();
+  // Connected sockets, for OnIcmp.
+  void SetConnected(bool connected);
 
   void WatchReadable();
   void WatchHangup();
   // Reads up to a bounded number of datagrams off the pair and sends them.
   void PumpFromApp();
   void SendOne(const uint8_t* data, size_t len);
-  // Writes `header` + `p` to the pair without waiting. Returns 0 or the
-  // errno of sendmsg(2): EAGAIN when the pair had no room.
+  // Writes `header` + `p` (null for a header alone) to the pair without
+  // waiting. Returns 0 or the errno of sendmsg(2): EAGAIN when the pair
+  // had no room.
   int Deliver(const DatagramHeader& header, const pbuf* p);
   void OnAppClosed();
   bool PairHungUp() const;
@@ -150,7 +171,6 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   bool closed_ = false;
   bool watching_read_ = false;
   bool watching_hangup_ = false;
-  bool pump_posted_ = false;
   bool app_write_shut_ = false;  // The application shut down sending.
 
   bool connected_ = false;
@@ -186,6 +206,8 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   uint64_t bytes_out_ = 0;
   uint64_t rx_dropped_ = 0;   // Pair full.
   uint64_t tx_dropped_ = 0;   // Bad header, no route, refused by lwIP.
+  // mbind: the PCBs of the second and later pairs.
+  std::vector<udp_pcb*> extra_pcbs_;
 };
 
 }  // namespace stackd
