@@ -14,8 +14,11 @@ resolver="getaddrinfo freeaddrinfo gethostbyname gethostbyname2 gethostbyname_r
 gethostbyname2_r getnameinfo res_query __res_query res_search __res_search
 res_nquery __res_nquery res_nsearch __res_nsearch"
 
+# The stack's interfaces (ifaddrs_interpose.cc).
+interfaces="getifaddrs if_nameindex if_nametoindex if_indextoname"
+
 exported=$(nm -D --defined-only "$lib" | awk '{print $NF}' | sort)
-expected=$(printf '%s\n' $allowed $resolver | sort)
+expected=$(printf '%s\n' $allowed $resolver $interfaces | sort)
 if [ "$exported" != "$expected" ]; then
   echo "libmsocket.so exports differ from the allowed list:"
   printf '%s\n' "$expected" > "${TEST_TMPDIR:-/tmp}/expected"

@@ -685,6 +685,50 @@ TEST_F(MsocketTest, Options) {
   close(fd);
 }
 
+// Options unmodified programs use that the stack does not keep: answered
+// by the library (TCP_INFO, TCP_CONGESTION) or taken without effect when
+// the stack refuses them (TCP_CORK, TCP_DEFER_ACCEPT).
+TEST_F(MsocketTest, TcpOptionsTheLibraryAnswers) {
+  const int fd = msocket(stack_.path().c_str(), AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+  EXPECT_EQ(len, sizeof(info));
+  EXPECT_EQ(info.tcpi_state, TCP_CLOSE);  // Neither connected nor listening.
+  EXPECT_EQ(info.tcpi_total_retrans, 0u);
+
+  char algorithm[16] = "garbage";
+  len = sizeof(algorithm);
+  ASSERT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, algorithm, &len), 0);
+  EXPECT_STREQ(algorithm, "reno");
+  EXPECT_EQ(len, 16u);
+  EXPECT_EQ(setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 4), 0);
+  errno = 0;
+  EXPECT_EQ(setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "cubic", 5), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, "reno", 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+
+  // This fake stack stores what is set but answers ENOPROTOOPT when asked
+  // for these: the library reads them as off.
+  const int one = 1;
+  for (int name : {TCP_CORK, TCP_DEFER_ACCEPT}) {
+    EXPECT_EQ(setsockopt(fd, IPPROTO_TCP, name, &one, sizeof(one)), 0) << name;
+    int value = 7;
+    len = sizeof(value);
+    EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, name, &value, &len), 0) << name;
+    EXPECT_EQ(value, 0) << name;
+  }
+  // Other options the stack refuses stay refused.
+  int value = 0;
+  len = sizeof(value);
+  errno = 0;
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &value, &len), -1);
+  EXPECT_EQ(errno, ENOPROTOOPT);
+  close(fd);
+}
+
 TEST_F(MsocketTest, NonBlockingConnectGatesTheFd) {
   const int fd =
       msocket(stack_.path().c_str(), AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);

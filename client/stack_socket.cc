@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -211,6 +212,66 @@ int WaitForConnect(int fd, const StackName& stack, Address* peer) {
   int error = 0;
   if (int call_error = SocketError(fd, stack, &error)) return call_error;
   return error;
+}
+
+// TCP options the stack does not keep that programs set as hints and yet
+// treat a failure as fatal (nginx's TCP_CORK under `tcp_nopush`, its
+// TCP_DEFER_ACCEPT under `deferred`): when the stack answers ENOPROTOOPT
+// they are accepted without effect, and read back as 0 (off). lwIP sends
+// what the pair delivers as it comes, so a cork changes nothing that a
+// peer could rely on; a deferred accept only saves a wake-up.
+bool IsHintWithoutEffect(int level, int name) {
+  return level == IPPROTO_TCP && (name == TCP_CORK || name == TCP_DEFER_ACCEPT);
+}
+
+// The congestion control lwIP implements (RFC 5681: slow start, congestion
+// avoidance, fast retransmit and recovery), by Linux's name for it.
+constexpr char kCongestionControl[] = "reno";
+// Linux's TCP_CA_NAME_MAX: TCP_CONGESTION's buffer.
+constexpr socklen_t kCongestionNameBytes = 16;
+
+// setsockopt(TCP_CONGESTION): only the algorithm the stack has; others are
+// ENOENT, as Linux says of an algorithm it does not have.
+int SetCongestionControl(const void* value, socklen_t len) {
+  if (static_cast<int>(len) < 1) return EINVAL;
+  if (value == nullptr) return EFAULT;
+  char name[kCongestionNameBytes] = {};
+  std::memcpy(name, value, len < sizeof(name) - 1 ? len : sizeof(name) - 1);
+  return std::strcmp(name, kCongestionControl) == 0 ? 0 : ENOENT;
+}
+
+// getsockopt(TCP_INFO), answered from what the library can learn: the
+// state (connected, listening, connecting or closed) and the MSS; the
+// counters the stack does not report are 0, so no program reads garbage
+// (iperf3 reads retransmits from here).
+int GetTcpInfo(int fd, const StackName& stack, void* value, socklen_t* len) {
+  tcp_info info{};
+  Request request;
+  request.mutable_get_name()->set_peer(true);
+  Response response;
+  const int error = Call(fd, stack, &request, &response);
+  if (error == 0) {
+    info.tcpi_state = TCP_ESTABLISHED;
+  } else if (error == ENOTCONN) {
+    request.mutable_get_opt()->set_level(SOL_SOCKET);
+    request.mutable_get_opt()->set_name(SO_ACCEPTCONN);
+    const bool listening = Call(fd, stack, &request, &response) == 0 &&
+                           response.opt().int_value() != 0;
+    pollfd p{fd, POLLOUT, 0};
+    const bool gated = poll(&p, 1, 0) == 0;  // Not writable: connecting.
+    info.tcpi_state = listening ? TCP_LISTEN : gated ? TCP_SYN_SENT : TCP_CLOSE;
+  } else {
+    return error;
+  }
+  request.mutable_get_opt()->set_level(IPPROTO_TCP);
+  request.mutable_get_opt()->set_name(TCP_MAXSEG);
+  if (Call(fd, stack, &request, &response) == 0 &&
+      response.opt().int_value() > 0 && response.opt().int_value() <= INT_MAX) {
+    info.tcpi_snd_mss = static_cast<uint32_t>(response.opt().int_value());
+    info.tcpi_rcv_mss = info.tcpi_snd_mss;
+    info.tcpi_advmss = info.tcpi_snd_mss;
+  }
+  return CopyOption(&info, sizeof(info), value, len);
 }
 
 }  // namespace
@@ -507,6 +568,9 @@ int StackSetOpt(int fd, const StackName& stack, int level, int name,
     return RealOptionError(libc::SetSockOpt(fd, level, name, value, len));
   }
   if (static_cast<int>(len) < 0) return EINVAL;
+  if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+    return SetCongestionControl(value, len);
+  }
   Request request;
   auto* set_opt = request.mutable_set_opt();
   set_opt->set_level(level);
@@ -526,7 +590,15 @@ int StackSetOpt(int fd, const StackName& stack, int level, int name,
     set_opt->mutable_value()->set_int_value(int_value);
   }
   Response response;
-  if (int error = Call(fd, stack, &request, &response)) return error;
+  if (int error = Call(fd, stack, &request, &response)) {
+    // EINVAL: the stack has closed the socket (a reset, or both sides
+    // done), where Linux still takes options; nginx uncorks such sockets.
+    if ((error == ENOPROTOOPT || error == EINVAL) &&
+        IsHintWithoutEffect(level, name)) {
+      return 0;
+    }
+    return error;
+  }
   if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF)) {
     // The stack reports it; the pair's own buffer should follow it too.
     libc::SetSockOpt(fd, level, name, &int_value, sizeof(int_value));
@@ -547,11 +619,25 @@ int StackGetOpt(int fd, const StackName& stack, int level, int name,
     if (int call_error = SocketError(fd, stack, &error)) return call_error;
     return CopyOption(&error, sizeof(error), value, len);
   }
+  if (level == IPPROTO_TCP && name == TCP_INFO) {
+    return GetTcpInfo(fd, stack, value, len);
+  }
+  if (level == IPPROTO_TCP && name == TCP_CONGESTION) {
+    char algorithm[kCongestionNameBytes] = {};
+    std::memcpy(algorithm, kCongestionControl, sizeof(kCongestionControl));
+    return CopyOption(algorithm, sizeof(algorithm), value, len);
+  }
   Request request;
   request.mutable_get_opt()->set_level(level);
   request.mutable_get_opt()->set_name(name);
   Response response;
-  if (int error = Call(fd, stack, &request, &response)) return error;
+  if (int error = Call(fd, stack, &request, &response)) {
+    if (error == ENOPROTOOPT && IsHintWithoutEffect(level, name)) {
+      const int off = 0;
+      return CopyOption(&off, sizeof(off), value, len);
+    }
+    return error;
+  }
   const OptValue& answer = response.opt();
   if (answer.value_case() == OptValue::kLinger) {
     linger l{};

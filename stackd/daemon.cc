@@ -122,6 +122,9 @@ class Daemon : public admin::AdminBackend {
     sockets_ = std::make_unique<SocketTable>(io_, config_.path);
     control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path,
                                                ResolverSettingsOf(config_));
+    control_->set_interfaces_source([this](socket::v1::InterfaceList* out) {
+      DescribeInterfacesForClients(*stack_, out);
+    });
 
     // The admin endpoint comes up last: once it answers, the stack is ready.
     auto server = admin::StartAdminServer(config_.grpc_endpoint, &admin_service_);

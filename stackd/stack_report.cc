@@ -153,6 +153,62 @@ std::string Endpoint(const socket::v1::Address& a) {
 
 }  // namespace
 
+namespace {
+
+socket::v1::InterfaceAddress* AddClientAddress(const IpPrefix& p, uint32_t index,
+                                               socket::v1::Interface* out) {
+  auto* a = out->add_addresses();
+  a->mutable_address()->set_family(p.address.family);
+  a->mutable_address()->set_ip(std::string(reinterpret_cast<const char*>(p.address.bytes.data()),
+                                           p.address.family == AF_INET ? 4 : 16));
+  if (p.address.family == AF_INET6 && p.address.bytes[0] == 0xfe &&
+      (p.address.bytes[1] & 0xc0) == 0x80) {
+    a->mutable_address()->set_scope_id(index);
+  }
+  a->set_prefix_length(static_cast<uint32_t>(p.length));
+  return a;
+}
+
+// The addresses of one netif as prefixes.
+std::vector<IpPrefix> Prefixes(const Stack& stack, const netif* nif) {
+  std::vector<IpPrefix> out;
+  if (!ip4_addr_isany_val(*netif_ip4_addr(nif))) {
+    out.push_back({FromIp4(netif_ip4_addr(nif)), PrefixLength(netif_ip4_netmask(nif))});
+  }
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; ++i) {
+    if (!ip6_addr_isvalid(netif_ip6_addr_state(nif, i))) continue;
+    IpAddress a = FromIp6(netif_ip6_addr(nif, i));
+    out.push_back({a, Ip6PrefixLength(stack, a)});
+  }
+  return out;
+}
+
+}  // namespace
+
+void DescribeInterfacesForClients(const Stack& stack, socket::v1::InterfaceList* out) {
+  constexpr uint32_t kUp = 0x1, kBroadcast = 0x2, kLoopback = 0x8, kRunning = 0x40,
+                     kMulticast = 0x1000;  // Linux's IFF_* values.
+  const netif* primary = stack.link_netifs().front();
+  auto* link = out->add_interfaces();
+  link->set_name(stack.options().link_name.substr(0, 15));
+  link->set_index(netif_get_index(primary));
+  link->set_flags((netif_is_up(primary) ? kUp | kRunning : 0) | kBroadcast | kMulticast);
+  link->set_mtu(primary->mtu);
+  link->set_mac(std::string(reinterpret_cast<const char*>(primary->hwaddr), primary->hwaddr_len));
+  for (const netif* nif : stack.link_netifs()) {
+    for (const IpPrefix& p : Prefixes(stack, nif)) AddClientAddress(p, link->index(), link);
+  }
+  for (const netif* nif = netif_list; nif != nullptr; nif = nif->next) {
+    if (nif->name[0] != 'l' || nif->name[1] != 'o') continue;
+    auto* lo = out->add_interfaces();
+    lo->set_name("lo");
+    lo->set_index(netif_get_index(nif));
+    lo->set_flags((netif_is_up(nif) ? kUp | kRunning : 0) | kLoopback);
+    lo->set_mtu(nif->mtu ? nif->mtu : 65536);
+    for (const IpPrefix& p : Prefixes(stack, nif)) AddClientAddress(p, lo->index(), lo);
+  }
+}
+
 admin::v1::ListSocketsResponse DescribeSockets(const SocketTable& table) {
   admin::v1::ListSocketsResponse out;
   for (const SocketSummary& s : table.List()) {

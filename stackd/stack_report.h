@@ -22,6 +22,11 @@ struct StackIdentity {
 // Describes `stack`. Stack thread only (reads lwIP's state).
 admin::v1::Stack DescribeStack(const Stack& stack, const StackIdentity& id);
 
+// The stack's interfaces as the client library shows them to programs
+// (getifaddrs, if_nameindex): the link under the TAP's name, lwIP's
+// loopback as "lo". Stack thread only.
+void DescribeInterfacesForClients(const Stack& stack, socket::v1::InterfaceList* out);
+
 // Lists the sockets in `table`. Stack thread only.
 admin::v1::ListSocketsResponse DescribeSockets(const SocketTable& table);
 

@@ -172,6 +172,13 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       }
       case Request::kSocket:
         return NewSocket(request.socket(), response);
+      case Request::kInterfaces:
+        if (server_->interfaces_source_) {
+          server_->interfaces_source_(response->mutable_interfaces());
+        } else {
+          response->set_error(EOPNOTSUPP);
+        }
+        return -1;
       case Request::OP_NOT_SET:
         response->set_error(EINVAL);
         return -1;

@@ -14,6 +14,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,6 +48,14 @@ class ControlServer {
   // Starts accepting clients.
   void Start();
 
+  // What InterfacesRequest answers (getifaddrs(3) in the library): filled
+  // on the stack thread by whoever knows the stack's interfaces. Without
+  // one, the request is answered EOPNOTSUPP.
+  using InterfacesSource = std::function<void(socket::v1::InterfaceList*)>;
+  void set_interfaces_source(InterfacesSource source) {
+    interfaces_source_ = std::move(source);
+  }
+
   // Counters for operators.
   uint64_t requests() const { return requests_; }
   uint64_t bad_requests() const { return bad_requests_; }
@@ -61,6 +70,7 @@ class ControlServer {
   SocketTable* table_;
   const std::string stack_path_;
   const ResolverSettings resolver_;
+  InterfacesSource interfaces_source_;
   uint64_t requests_ = 0;
   uint64_t bad_requests_ = 0;
   size_t clients_ = 0;
