@@ -36,6 +36,7 @@
 #include "client/msocket.h"
 #include "client/stack_datagram.h"
 #include "client/stack_name.h"
+#include "client/guarded.h"
 #include "client/stack_socket.h"
 
 using stackd::client::DatagramMark;
@@ -47,18 +48,7 @@ namespace client = stackd::client;
 
 namespace {
 
-// Runs `call` (returning 0 or an errno) without letting an exception (out
-// of memory inside protobuf) escape into a C caller.
-template <typename Call>
-int Guarded(Call call) {
-  try {
-    return call();
-  } catch (const std::bad_alloc&) {
-    return ENOMEM;
-  } catch (...) {
-    return EPROTO;
-  }
-}
+using stackd::client::Guarded;
 
 // What the application's call returns: 0 with errno as it was on entry, or
 // -1 with errno = `error`.

@@ -12,6 +12,7 @@
 #include "client/resolver.h"
 #include "client/resolver_stack.h"
 #include "client/stack_name.h"
+#include "client/guarded.h"
 #include "client/stack_socket.h"
 
 namespace {
@@ -19,16 +20,7 @@ namespace {
 using stackd::client::FindStack;
 using stackd::client::StackName;
 
-template <typename Call>
-int Guarded(Call call) {
-  try {
-    return call();
-  } catch (const std::bad_alloc&) {
-    return ENOMEM;
-  } catch (...) {
-    return EPROTO;
-  }
-}
+using stackd::client::Guarded;
 
 }  // namespace
 

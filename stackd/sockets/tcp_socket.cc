@@ -678,16 +678,6 @@ bool BinderHolds(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port, bool r
   return false;
 }
 
-// mconnect and mbind take IPv4 addresses on a dual-stack AF_INET6 socket
-// as their IPv4-mapped form, as connect() and bind() take them.
-socket::v1::Address InFamily(const socket::v1::Address& a, int family) {
-  if (family != AF_INET6 || a.family() != AF_INET || a.ip().size() != 4) return a;
-  socket::v1::Address mapped = a;
-  mapped.set_family(AF_INET6);
-  mapped.set_ip(std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + a.ip());
-  return mapped;
-}
-
 }  // namespace
 
 int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,

@@ -672,12 +672,8 @@ int UdpSocket::MultiBind(const socket::v1::MBindRequest& request,
   std::vector<ip_addr_t> ips(n);
   std::vector<uint16_t> ports(n);
   for (int i = 0; i < n; ++i) {
-    socket::v1::Address a = request.addresses(i);
-    if (family_ == AF_INET6 && a.family() == AF_INET && a.ip().size() == 4) {
-      a.set_family(AF_INET6);
-      a.set_ip(std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + a.ip());
-    }
-    if (int error = FromWire(a, family_, v6only_, &ips[i], &ports[i])) {
+    if (int error = FromWire(InFamily(request.addresses(i), family_), family_, v6only_,
+                             &ips[i], &ports[i])) {
       return error == ENETUNREACH ? EAFNOSUPPORT : error;
     }
     if (!IsLocalAddress(ips[i]) && !ip_addr_ismulticast(&ips[i]) && !IsBroadcast(ips[i])) {

@@ -67,4 +67,12 @@ socket::v1::Address ToWire(const ip_addr_t& ip, uint16_t port,
   return out;
 }
 
+socket::v1::Address InFamily(const socket::v1::Address& a, int socket_family) {
+  if (socket_family != AF_INET6 || a.family() != AF_INET || a.ip().size() != 4) return a;
+  socket::v1::Address mapped = a;
+  mapped.set_family(AF_INET6);
+  mapped.set_ip(std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) + a.ip());
+  return mapped;
+}
+
 }  // namespace stackd

@@ -18,6 +18,12 @@ namespace stackd {
 int FromWire(const socket::v1::Address& in, int socket_family, bool v6only,
              ip_addr_t* ip, uint16_t* port);
 
+// mconnect and mbind take IPv4 addresses on an AF_INET6 socket as their
+// IPv4-mapped form, as connect() and bind() take them: `a` as a socket of
+// `socket_family` would be given it (unchanged unless it is IPv4 on an
+// AF_INET6 socket).
+socket::v1::Address InFamily(const socket::v1::Address& a, int socket_family);
+
 // The address a socket of `socket_family` reports: IPv4 addresses on an
 // AF_INET6 socket appear IPv4-mapped.
 socket::v1::Address ToWire(const ip_addr_t& ip, uint16_t port,
