@@ -26,6 +26,9 @@ constexpr size_t kVlanTag = 4;
 // (ARP, IPv4, IPv6) before checking the frame's length, trusting a NIC to
 // pad short frames to this size; a TAP does not.
 constexpr size_t kMinFrame = 60;
+// A pbuf's length is 16 bits: no frame longer than this can reach lwIP,
+// whatever the MTU (which may be up to 65535 itself).
+constexpr size_t kMaxPbufFrame = 0xffff;
 
 Stack* live_stack = nullptr;
 
@@ -68,7 +71,9 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Create(const Options& options,
 }
 
 Stack::Stack(const Options& options, FrameSender send)
-    : options_(options), send_(std::move(send)) {
+    : options_(options),
+      send_(std::move(send)),
+      max_rx_frame_(std::min(options_.mtu + kEthernetHeader + kVlanTag, kMaxPbufFrame)) {
   tx_buffer_.resize(options_.mtu + kEthernetHeader + kVlanTag);
 }
 
@@ -194,7 +199,7 @@ int8_t Stack::LinkOutput(netif* nif, pbuf* p) {
 
 void Stack::Input(const uint8_t* frame, size_t len) {
   netif* primary = netifs_.front();
-  if (len < kEthernetHeader || len > tx_buffer_.size()) {
+  if (len < kEthernetHeader || len > max_rx_frame_) {
     ++rx_dropped_;
     LINK_STATS_INC(link.lenerr);
     return;
@@ -217,6 +222,7 @@ void Stack::Input(const uint8_t* frame, size_t len) {
   }
   size_t targets = is_arp ? netifs_.size() : 1;
   for (size_t i = 0; i < targets; ++i) {
+    // len <= max_rx_frame_ <= 0xffff, so neither length is cut short here.
     size_t padded = std::max(len, kMinFrame);
     pbuf* p = pbuf_alloc(PBUF_RAW, static_cast<u16_t>(padded), PBUF_RAM);
     if (p == nullptr) {

@@ -53,8 +53,9 @@ class Stack {
   Stack& operator=(const Stack&) = delete;
 
   // Hands one frame received on the link to lwIP. Frames longer than the
-  // MTU plus the Ethernet header, or shorter than a header, are dropped and
-  // counted.
+  // MTU plus the Ethernet header and a VLAN tag (and never longer than
+  // 65535 bytes, the most a pbuf holds), or shorter than an Ethernet header,
+  // are dropped and counted.
   void Input(const uint8_t* frame, size_t len);
 
   // Runs lwIP's due timers and delivers looped-back packets.
@@ -84,6 +85,7 @@ class Stack {
   std::vector<std::unique_ptr<netif>> owned_netifs_;
   std::vector<netif*> netifs_;
   std::vector<uint8_t> tx_buffer_;
+  size_t max_rx_frame_;
   uint64_t tx_dropped_ = 0;
   uint64_t rx_dropped_ = 0;
 };

@@ -721,6 +721,71 @@ TEST_F(StackTest, DropsFramesLongerThanMtu) {
   EXPECT_TRUE(TakeSent().empty());
 }
 
+// A pbuf holds at most 65535 bytes: with a large MTU, frames of 65536 bytes
+// and more must be dropped before lwIP's 16-bit lengths see them (they were
+// once cut to 16 bits for the allocation but copied in full).
+TEST_F(StackTest, DropsFramesLongerThanAPbufWhateverTheMtu) {
+  for (int mtu : {65520, 65535}) {
+    SCOPED_TRACE(mtu);
+    Stack::Options options = Ipv4Options();
+    options.mtu = mtu;
+    Start(options);
+    LearnPeerIpv4();
+    const uint16_t link_lenerr = lwip_stats.link.lenerr;
+    uint64_t dropped = 0;
+    for (size_t len : {size_t{65536}, size_t{65537}, size_t{65538},
+                       size_t{65539}, size_t{65553}, size_t{70000},
+                       size_t{1} << 20}) {
+      SCOPED_TRACE(len);
+      Bytes frame = EchoRequestFrame(9, 9, Text("oversized"));
+      frame.resize(len, 0xa5);
+      Send(frame);
+      ++dropped;
+      EXPECT_EQ(stack_->rx_dropped(), dropped);
+      EXPECT_TRUE(TakeSent().empty());
+    }
+    EXPECT_EQ(Delta(lwip_stats.link.lenerr, link_lenerr), dropped);
+    // A frame of exactly 65535 bytes is the longest lwIP can hold: it gets
+    // through (the IPv4 packet in it is shorter; lwIP ignores the rest).
+    Bytes longest = EchoRequestFrame(9, 10, Text("longest"));
+    longest.resize(65535, 0);
+    Send(longest);
+    EXPECT_EQ(stack_->rx_dropped(), dropped);
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    ExpectEchoReply(sent[0], 9, 10, Text("longest"));
+    stack_.reset();
+  }
+}
+
+// Every length a hostile link can hand over, around the boundaries: never
+// fatal, and the stack still answers afterwards.
+TEST_F(StackTest, SurvivesFramesOfEveryBoundaryLength) {
+  Stack::Options options = Ipv4Options();
+  Start(options);
+  LearnPeerIpv4();
+  const Bytes ping = EchoRequestFrame(4, 4, Text("still here"));
+  for (uint16_t type : {kEtherIpv4, kEtherIpv6, kEtherArp, uint16_t{0x8100}}) {
+    for (size_t len : {size_t{0}, size_t{13}, size_t{14}, size_t{15}, size_t{33},
+                       size_t{34}, size_t{54}, size_t{59}, size_t{60}, size_t{61},
+                       size_t{1513}, size_t{1514}, size_t{1518}, size_t{1519}}) {
+      SCOPED_TRACE(testing::Message() << "type " << type << " len " << len);
+      // A header of the given type, then the bytes of a valid ping cut or
+      // padded to the length.
+      Bytes frame = ping;
+      frame[12] = static_cast<uint8_t>(type >> 8);
+      frame[13] = static_cast<uint8_t>(type);
+      frame.resize(len, 0xee);
+      stack_->Input(frame.data(), frame.size());
+      TakeSent();
+    }
+  }
+  Send(ping);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEchoReply(sent[0], 4, 4, Text("still here"));
+}
+
 // The truncated-header tests below are the ones that matter under
 // AddressSanitizer: lwIP reads fixed-size headers before it checks the length.
 //   bazel --output_base=/tmp/asan test //stackd:stack_test \
