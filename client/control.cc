@@ -24,6 +24,8 @@ using socket::v1::Response;
 // few so that extra ones are received (and closed) rather than leaked into
 // a truncated control message.
 constexpr int kMaxReceivedFds = 4;
+// How long to look for a refusal the stack sent before it hung up.
+constexpr int64_t kRefusalReadMs = 100;
 
 int64_t NowMs() {
   timespec ts;
@@ -214,7 +216,18 @@ int ControlCall(const char* path, Request* request, int fd, Response* response,
   const bool passcred = libc::SetSockOpt(control.get(), SOL_SOCKET, SO_PASSCRED,
                                          &one, sizeof(one)) == 0;
   if (int error = Connect(control.get(), path, deadline_ms)) return error;
-  if (int error = Send(control.get(), bytes, fd, deadline_ms)) return error;
+  if (int error = Send(control.get(), bytes, fd, deadline_ms)) {
+    // A stack that turns a client away (too many control connections)
+    // answers with the reason before it hangs up: read it if it is there.
+    response->Clear();
+    if (error == ECONNRESET &&
+        Receive(control.get(), NowMs() + kRefusalReadMs, passcred, response,
+                received_fd) == 0 &&
+        response->error() != 0) {
+      return 0;
+    }
+    return error;
+  }
   response->Clear();
   return Receive(control.get(), deadline_ms, passcred, response, received_fd);
 }

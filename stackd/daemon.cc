@@ -1,6 +1,7 @@
 #include "stackd/daemon.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -8,7 +9,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <thread>
@@ -205,10 +208,24 @@ class Daemon : public admin::AdminBackend {
   std::unique_ptr<ControlServer> control_;
 };
 
+// Every socket costs stackd a file descriptor (its end of the pair): take
+// the most the system allows this process.
+void RaiseFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max) return;
+  rlim_t wanted = limit.rlim_max;
+  limit.rlim_cur = wanted;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    Log(0, "cannot raise RLIMIT_NOFILE to %llu: %s", static_cast<unsigned long long>(wanted),
+        strerror(errno));
+  }
+}
+
 }  // namespace
 
 absl::Status RunStackd(const StackConfig& config) {
   ::signal(SIGPIPE, SIG_IGN);
+  RaiseFileLimit();
   // Socket files are made 0660 explicitly; keep the window before that shut.
   ::umask(007);
   SetLogVerbosity(config.verbosity);

@@ -10,8 +10,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <atomic>
 #include <cerrno>
@@ -366,6 +371,195 @@ TEST_F(TcpControlAbuseTest, BadControlTrafficDisturbsNoTransfer) {
       RecvExactly(again->kernel.get(), 10, io_deadline);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(*got, "still here");
+}
+
+
+// CPU seconds (user + system) that process `pid` has used, or -1.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  long long utime = -1, stime = -1;
+  for (int i = 3; fields >> field; ++i) {  // Field 3 is the state.
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) {
+      stime = std::stoll(field);
+      break;
+    }
+  }
+  if (utime < 0 || stime < 0) return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// What stackd did with a control connection that never sent a request.
+enum class IdleFate { kOpen, kRefused, kClosed };
+IdleFate FateOf(int fd, int* refusal_errno) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, 0) <= 0) return IdleFate::kOpen;
+  char buf[256];
+  const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+  if (n > 0) {
+    Response r;
+    if (r.ParseFromArray(buf, static_cast<int>(n)) && r.error() != 0) {
+      *refusal_errno = r.error();
+      return IdleFate::kRefused;
+    }
+  }
+  return IdleFate::kClosed;
+}
+
+struct IdleCounts {
+  int opened = 0;
+  int refused_enobufs = 0;
+  int refused_other = 0;
+  int closed = 0;
+};
+
+IdleCounts CountFates(const std::vector<ScopedFd>& fds) {
+  IdleCounts counts;
+  counts.opened = static_cast<int>(fds.size());
+  for (const ScopedFd& fd : fds) {
+    int error = 0;
+    switch (FateOf(fd.get(), &error)) {
+      case IdleFate::kOpen:
+        break;
+      case IdleFate::kRefused:
+        (error == ENOBUFS ? counts.refused_enobufs : counts.refused_other)++;
+        break;
+      case IdleFate::kClosed:
+        ++counts.closed;
+        break;
+    }
+  }
+  return counts;
+}
+
+// Opens up to `count` control connections to `path` within `budget`.
+std::vector<ScopedFd> OpenIdle(const std::string& path, int count, absl::Duration budget) {
+  std::vector<ScopedFd> fds;
+  const absl::Time deadline = absl::Now() + budget;
+  while (static_cast<int>(fds.size()) < count && absl::Now() < deadline) {
+    ScopedFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    if (fd.get() < 0) break;
+    timeval tv{1, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) continue;
+    fds.push_back(std::move(fd));
+  }
+  return fds;
+}
+
+// A user that holds 1,100 idle control connections (more than stackd's
+// default fd limit once was) gets 256 of them; the rest are answered
+// ENOBUFS. stackd does not spin, another user's sockets work meanwhile, and
+// the idle connections are closed after 10 s.
+TEST_F(TcpControlAbuseTest, IdleControlConnectionsOfOneUserDenyNoOtherUser) {
+  // Let another user reach the stack: search on the bed's directory,
+  // read and write on PATH.
+  ASSERT_EQ(chmod(bed_->dir().c_str(), 0711), 0);
+  ASSERT_EQ(chmod(bed_->stack_path().c_str(), 0666), 0);
+  int report[2];
+  int go_on[2];
+  ASSERT_EQ(pipe(report), 0);
+  ASSERT_EQ(pipe(go_on), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(report[0]);
+    close(go_on[1]);
+    if (setresgid(1234, 1234, 1234) != 0 || setresuid(1234, 1234, 1234) != 0) _exit(2);
+    std::vector<ScopedFd> fds = OpenIdle(bed_->stack_path(), 1100, absl::Seconds(20));
+    absl::SleepFor(absl::Milliseconds(500));
+    IdleCounts first = CountFates(fds);
+    write(report[1], &first, sizeof(first));
+    char c;
+    read(go_on[0], &c, 1);  // The parent has checked stackd meanwhile.
+    absl::SleepFor(absl::Seconds(11));
+    IdleCounts later = CountFates(fds);
+    write(report[1], &later, sizeof(later));
+    _exit(0);
+  }
+  close(report[1]);
+  close(go_on[0]);
+  ScopedFd report_fd(report[0]);
+  ScopedFd go_on_fd(go_on[1]);
+  auto read_counts = [&](IdleCounts* out) {
+    return PollFor(report_fd.get(), POLLIN, absl::Seconds(30)) != 0 &&
+           read(report_fd.get(), out, sizeof(*out)) == sizeof(*out);
+  };
+  IdleCounts first;
+  const bool got_first = read_counts(&first);
+  const double cpu_before = CpuSeconds(bed_->stackd_pid());
+  absl::SleepFor(absl::Seconds(2));
+  const double cpu_after = CpuSeconds(bed_->stackd_pid());
+  // Another user (root here) is served while the idle connections stand.
+  const absl::Time start = absl::Now();
+  absl::StatusOr<StackKernelPair> conn = ConnectStackAndKernel(*bed_, kIpv4, Dialer::kStack);
+  const absl::Duration connect_time = absl::Now() - start;
+  write(go_on_fd.get(), "x", 1);
+  IdleCounts later;
+  const bool got_later = read_counts(&later);
+  int status = 0;
+  waitpid(child, &status, 0);
+
+  ASSERT_TRUE(got_first);
+  std::printf("[ info ] idle user: %d opened, %d refused ENOBUFS, %d refused otherwise, "
+              "%d closed; stackd used %.2f s of CPU in 2 s; connect took %s\n",
+              first.opened, first.refused_enobufs, first.refused_other, first.closed,
+              cpu_after - cpu_before, absl::FormatDuration(connect_time).c_str());
+  EXPECT_EQ(first.opened, 1100);
+  EXPECT_EQ(first.refused_enobufs, first.opened - 256);
+  EXPECT_EQ(first.refused_other + first.closed, 0);
+  EXPECT_LT(cpu_after - cpu_before, 0.5) << "stackd spins";
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  EXPECT_LT(connect_time, absl::Seconds(2));
+  ASSERT_TRUE(got_later);
+  EXPECT_EQ(later.refused_enobufs + later.refused_other + later.closed, later.opened)
+      << "idle connections left open after 11 s";
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+}
+
+// stackd out of file descriptors: the clients it cannot take are answered
+// EMFILE, it does not spin, and it serves again once fds are free.
+TEST_F(TcpControlAbuseTest, RunningOutOfFdsTurnsClientsAwayWithoutSpinning) {
+  const pid_t stackd = bed_->stackd_pid();
+  CommandResult limit = RunArgv(
+      {"prlimit", absl::StrCat("--pid=", stackd), "--nofile=128:128"}, absl::Seconds(10));
+  ASSERT_EQ(limit.exit_code, 0) << limit.err;
+  std::vector<ScopedFd> fds = OpenIdle(bed_->stack_path(), 200, absl::Seconds(20));
+  absl::SleepFor(absl::Milliseconds(500));
+  const double cpu_before = CpuSeconds(stackd);
+  absl::SleepFor(absl::Seconds(2));
+  const double cpu_after = CpuSeconds(stackd);
+  int emfile = 0;
+  int open = 0;
+  for (const ScopedFd& fd : fds) {
+    int error = 0;
+    IdleFate fate = FateOf(fd.get(), &error);
+    if (fate == IdleFate::kRefused && error == EMFILE) ++emfile;
+    if (fate == IdleFate::kOpen) ++open;
+  }
+  std::printf("[ info ] %zu connections: %d open, %d refused EMFILE; %.2f s of CPU in 2 s\n",
+              fds.size(), open, emfile, cpu_after - cpu_before);
+  EXPECT_GT(emfile, 0);
+  EXPECT_LT(cpu_after - cpu_before, 0.5) << "stackd spins";
+  // A socket call now fails with a clear error rather than hanging.
+  errno = 0;
+  const int refused = StackSocket(AF_INET);
+  const int refused_errno = errno;
+  if (refused >= 0) close(refused);
+  EXPECT_TRUE(refused < 0 && (refused_errno == EMFILE || refused_errno == ENOBUFS))
+      << "socket() gave " << refused << " errno " << std::strerror(refused_errno);
+  fds.clear();
+  absl::SleepFor(absl::Milliseconds(300));
+  absl::StatusOr<StackKernelPair> conn = ConnectStackAndKernel(*bed_, kIpv4, Dialer::kStack);
+  ASSERT_TRUE(conn.ok()) << conn.status();
 }
 
 }  // namespace

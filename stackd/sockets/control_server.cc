@@ -2,8 +2,12 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 #include <cerrno>
 #include <cstring>
@@ -24,8 +28,15 @@ using socket::v1::Response;
 
 // A client that sends this many bad packets is disconnected.
 constexpr int kMaxStrikes = 8;
-// Control connections served at once; more are turned away.
-constexpr size_t kMaxClients = 4096;
+// A control connection that brings no request for this long is closed: a
+// call's whole exchange takes milliseconds, and the library gives up on its
+// own after 10 s.
+constexpr auto kIdleTimeout = std::chrono::seconds(10);
+// After the process ran out of file descriptors, how long accepting pauses
+// before it tries again (clients wait in the listen backlog meanwhile).
+constexpr auto kFdExhaustionPause = std::chrono::milliseconds(100);
+// Clients answered EMFILE in one go while fds are exhausted.
+constexpr int kMaxRefusalsPerWake = 256;
 // File descriptors a request may carry (one is used; the rest are refused).
 constexpr int kMaxFdsPerRequest = 4;
 
@@ -54,17 +65,17 @@ class ReceivedFds {
 
 class ControlServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(ControlServer* server, int fd) : server_(server), stream_(server->io_, fd) {
-    ucred cred{};
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) cred_ = cred;
-    ++server_->clients_;
+  Connection(ControlServer* server, int fd, const ucred& cred)
+      : server_(server), stream_(server->io_, fd), idle_(server->io_), cred_(cred) {
+    server_->Admit(cred_.uid);
   }
-  ~Connection() { --server_->clients_; }
+  ~Connection() { server_->Release(cred_.uid); }
 
   void Wait() {
+    ArmIdleTimer();
     stream_.async_wait(asio::posix::stream_descriptor::wait_read,
                        [self = shared_from_this()](const boost::system::error_code& ec) {
+                         self->idle_.cancel();
                          if (ec) return;
                          if (self->ReadPackets()) self->Wait();
                        });
@@ -318,39 +329,139 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
     return pair.app_fd;
   }
 
+  // Closes the connection if no request arrives within kIdleTimeout.
+  void ArmIdleTimer() {
+    idle_.expires_after(kIdleTimeout);
+    idle_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock()) {
+        ++self->server_->idle_closed_;
+        Log(2, "control client pid %d: idle, disconnected", self->cred_.pid);
+        boost::system::error_code ignored;
+        self->stream_.cancel(ignored);  // The read wait lets go of the last reference.
+      }
+    });
+  }
+
   ControlServer* server_;
   asio::posix::stream_descriptor stream_;
+  asio::steady_timer idle_;
   ucred cred_{};
   int strikes_ = 0;
 };
 
 ControlServer::ControlServer(asio::io_context& io, int listen_fd, SocketTable* table,
-                             std::string stack_path, ResolverSettings resolver)
+                             std::string stack_path, ResolverSettings resolver,
+                             ControlLimits limits)
     : io_(io),
       listener_(io, dup(listen_fd)),
+      pause_(io),
       table_(table),
       stack_path_(std::move(stack_path)),
-      resolver_(std::move(resolver)) {}
+      resolver_(std::move(resolver)),
+      limits_(limits),
+      reserve_fd_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
-ControlServer::~ControlServer() = default;
+ControlServer::~ControlServer() {
+  if (reserve_fd_ >= 0) close(reserve_fd_);
+}
 
 void ControlServer::Start() { WaitForClients(); }
+
+size_t ControlServer::clients_of(uid_t uid) const {
+  auto it = clients_by_uid_.find(uid);
+  return it == clients_by_uid_.end() ? 0 : it->second;
+}
+
+void ControlServer::Admit(uid_t uid) {
+  ++clients_;
+  ++clients_by_uid_[uid];
+}
+
+void ControlServer::Release(uid_t uid) {
+  --clients_;
+  auto it = clients_by_uid_.find(uid);
+  if (it != clients_by_uid_.end() && --it->second == 0) clients_by_uid_.erase(it);
+}
 
 void ControlServer::WaitForClients() {
   listener_.async_wait(asio::posix::stream_descriptor::wait_read,
                        [this](const boost::system::error_code& ec) {
                          if (ec) return;
-                         int fd;
-                         while ((fd = accept4(listener_.native_handle(), nullptr, nullptr,
-                                              SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-                           if (clients_ >= kMaxClients) {
-                             close(fd);
-                             continue;
-                           }
-                           std::make_shared<Connection>(this, fd)->Wait();
+                         if (AcceptClients()) {
+                           WaitForClients();
+                         } else {
+                           PauseAccepting();
                          }
-                         WaitForClients();
                        });
+}
+
+bool ControlServer::AcceptClients() {
+  for (;;) {
+    int fd = accept4(listener_.native_handle(), nullptr, nullptr,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) return TurnAwayWithReserveFd();
+      // EAGAIN: the backlog is empty. ECONNABORTED and the like: that
+      // client is gone; wait for the next.
+      return true;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      close(fd);
+      continue;
+    }
+    if (clients_ >= limits_.max_clients || clients_of(cred.uid) >= limits_.max_clients_per_uid) {
+      ++turned_away_;
+      if (!warned_limit_) {
+        warned_limit_ = true;
+        Log(0, "control: turning clients away (uid %u holds %zu of %zu connections, %zu in all)",
+            static_cast<unsigned>(cred.uid), clients_of(cred.uid),
+            limits_.max_clients_per_uid, clients_);
+      }
+      Refuse(fd, ENOBUFS);
+      continue;
+    }
+    std::make_shared<Connection>(this, fd, cred)->Wait();
+  }
+}
+
+void ControlServer::Refuse(int fd, int error) {
+  Response response;
+  response.set_version(socket::v1::PROTOCOL_VERSION_CURRENT);
+  response.set_error(error);
+  std::string bytes = response.SerializeAsString();
+  send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  close(fd);
+}
+
+bool ControlServer::TurnAwayWithReserveFd() {
+  ++fd_exhausted_;
+  if (!warned_fds_) {
+    warned_fds_ = true;
+    Log(0, "control: out of file descriptors; turning clients away until some close");
+  }
+  // The reserve fd makes room to take waiting clients off the backlog one
+  // at a time and tell them why, so they need not wait for their timeout.
+  for (int i = 0; i < kMaxRefusalsPerWake && reserve_fd_ >= 0; ++i) {
+    close(reserve_fd_);
+    int fd = accept4(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      ++turned_away_;
+      Refuse(fd, EMFILE);
+    }
+    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+  }
+  return false;
+}
+
+void ControlServer::PauseAccepting() {
+  pause_.expires_after(kFdExhaustionPause);
+  pause_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) WaitForClients();
+  });
 }
 
 }  // namespace stackd

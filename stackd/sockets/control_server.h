@@ -12,11 +12,15 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "stackd/sockets/socket_table.h"
@@ -37,12 +41,27 @@ struct ResolverSettings {
   std::vector<std::string> search_domains;
 };
 
+// How many control connections are served at once. A connection over a
+// limit is answered ENOBUFS and closed; the library returns that errno from
+// the call. One control connection lives only for the call that made it,
+// so these bound concurrent calls, not sockets.
+struct ControlLimits {
+  size_t max_clients = 4096;
+  size_t max_clients_per_uid = 256;
+};
+
 class ControlServer {
  public:
   // `listen_fd` is the PATH socket (SOCK_SEQPACKET, listening,
   // non-blocking); borrowed, it must outlive the server.
+  //
+  // A connection that sends no request for 10 s is closed. When the process
+  // runs out of file descriptors, waiting clients are answered EMFILE one at
+  // a time (a reserve fd makes room) and accepting pauses briefly instead
+  // of spinning.
   ControlServer(boost::asio::io_context& io, int listen_fd, SocketTable* table,
-                std::string stack_path, ResolverSettings resolver = {});
+                std::string stack_path, ResolverSettings resolver = {},
+                ControlLimits limits = {});
   ~ControlServer();
 
   // Starts accepting clients.
@@ -60,20 +79,41 @@ class ControlServer {
   uint64_t requests() const { return requests_; }
   uint64_t bad_requests() const { return bad_requests_; }
   size_t clients() const { return clients_; }
+  size_t clients_of(uid_t uid) const;
+  // Connections refused (limits, no fds), and closed for idling.
+  uint64_t turned_away() const { return turned_away_; }
+  uint64_t idle_closed() const { return idle_closed_; }
+  uint64_t fd_exhausted() const { return fd_exhausted_; }
 
  private:
   class Connection;
   void WaitForClients();
+  // Accepts what the backlog holds. False: out of fds, pause first.
+  bool AcceptClients();
+  bool TurnAwayWithReserveFd();
+  void PauseAccepting();
+  static void Refuse(int fd, int error);
+  void Admit(uid_t uid);
+  void Release(uid_t uid);
 
   boost::asio::io_context& io_;
   boost::asio::posix::stream_descriptor listener_;
+  boost::asio::steady_timer pause_;
   SocketTable* table_;
   const std::string stack_path_;
   const ResolverSettings resolver_;
+  const ControlLimits limits_;
   InterfacesSource interfaces_source_;
+  int reserve_fd_;
   uint64_t requests_ = 0;
   uint64_t bad_requests_ = 0;
+  uint64_t turned_away_ = 0;
+  uint64_t idle_closed_ = 0;
+  uint64_t fd_exhausted_ = 0;
+  bool warned_limit_ = false;
+  bool warned_fds_ = false;
   size_t clients_ = 0;
+  std::unordered_map<uid_t, size_t> clients_by_uid_;
 };
 
 }  // namespace stackd
