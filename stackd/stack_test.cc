@@ -196,31 +196,59 @@ Bytes IcmpEcho(uint8_t type, uint16_t id, uint16_t seq, const Bytes& data) {
 constexpr uint8_t kIcmpEchoReply = 0;
 constexpr uint8_t kIcmpEchoRequest = 8;
 
-// A TCP header with `options` (padded to 32 bits unless `data_offset`
-// overrides the header length field) and a valid checksum.
-Bytes Tcp(const Ip4& src, const Ip4& dst, uint16_t sport, uint16_t dport,
-          uint32_t seq, uint8_t flags, const Bytes& options,
-          int data_offset_words = -1) {
-  Bytes opts = options;
+// A TCP segment as a peer sends it.
+struct Segment {
+  uint16_t sport = 0;
+  uint16_t dport = 0;
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint8_t flags = 0;
+  Bytes options;  // Padded to 32 bits.
+  Bytes payload;
+  int data_offset_words = -1;  // >= 0 overrides the header length field.
+  uint16_t window = 65535;
+};
+
+// The TCP header and payload of `seg`, with a valid checksum.
+Bytes TcpBytes(const Ip4& src, const Ip4& dst, const Segment& seg) {
+  Bytes opts = seg.options;
   while (opts.size() % 4 != 0) opts.push_back(0);
-  int words = data_offset_words >= 0
-                  ? data_offset_words
+  int words = seg.data_offset_words >= 0
+                  ? seg.data_offset_words
                   : static_cast<int>((20 + opts.size()) / 4);
   Bytes b;
-  Put16(b, sport);
-  Put16(b, dport);
-  Put32(b, seq);
-  Put32(b, 0);  // Ack.
+  Put16(b, seg.sport);
+  Put16(b, seg.dport);
+  Put32(b, seg.seq);
+  Put32(b, seg.ack);
   Put8(b, static_cast<uint8_t>(words << 4));
-  Put8(b, flags);
-  Put16(b, 65535);  // Window.
-  Put16(b, 0);      // Checksum.
-  Put16(b, 0);      // Urgent pointer.
+  Put8(b, seg.flags);
+  Put16(b, seg.window);
+  Put16(b, 0);  // Checksum.
+  Put16(b, 0);  // Urgent pointer.
   PutBytes(b, opts);
+  PutBytes(b, seg.payload);
   FillChecksum(b, 16, PseudoHeaderSum4(src, dst, kProtoTcp, b.size()));
   return b;
 }
+
+// A TCP header without ACK, with `options`.
+Bytes Tcp(const Ip4& src, const Ip4& dst, uint16_t sport, uint16_t dport,
+          uint32_t seq, uint8_t flags, const Bytes& options,
+          int data_offset_words = -1) {
+  Segment seg;
+  seg.sport = sport;
+  seg.dport = dport;
+  seg.seq = seq;
+  seg.flags = flags;
+  seg.options = options;
+  seg.data_offset_words = data_offset_words;
+  return TcpBytes(src, dst, seg);
+}
+constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint8_t kTcpAck = 0x10;
 
 // An IPv6 header, then `payload`.
@@ -927,6 +955,248 @@ TEST_F(StackTest, SynWithGarbageOptionsIsAnsweredWithoutThem) {
   }
   EXPECT_EQ(Delta(lwip_stats.tcp.lenerr, tcp_before.lenerr), 0);
   EXPECT_EQ(Delta(lwip_stats.tcp.chkerr, tcp_before.chkerr), 0);
+}
+
+// ISNs are RFC 6528's: a keyed hash of the 4-tuple plus a clock. From one
+// peer, SYNs from consecutive ports must not get ISNs that differ by a
+// little (lwIP's own counter moved them by 1 to 3).
+TEST_F(StackTest, InitialSequenceNumbersAreUnguessable) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  TcpListener listener;
+  std::vector<uint32_t> isns;
+  for (uint16_t sport = 50000; sport < 50064; ++sport) {
+    Send(SynFrame(sport, 1, {}));
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    Bytes tcp = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                           V4("10.42.0.1"), kProtoTcp);
+    ASSERT_GE(tcp.size(), 20u);
+    isns.push_back(Get32(tcp, 4));
+  }
+  int close_pairs = 0;
+  for (size_t i = 1; i < isns.size(); ++i) {
+    const uint32_t gap = isns[i] - isns[i - 1];
+    if (gap < (1u << 16) || gap > ~0u - (1u << 16)) ++close_pairs;
+  }
+  // Random 32-bit values fall within 2^16 of each other with p = 3e-5.
+  EXPECT_LE(close_pairs, 2) << "consecutive ISNs differ by less than 65536";
+}
+
+// One connection accepted by a lwIP listener on port 7777, driven from the
+// peer's side by frames. What the application reads is kept in received().
+class AcceptedConnection {
+ public:
+  static constexpr uint16_t kPeerPort = 45000;
+
+  AcceptedConnection() {
+    tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    EXPECT_EQ(tcp_bind(pcb, IP_ANY_TYPE, 7777), ERR_OK);
+    listener_ = tcp_listen(pcb);
+    tcp_arg(listener_, this);
+    tcp_accept(listener_, [](void* arg, tcp_pcb* newpcb, err_t) -> err_t {
+      auto* self = static_cast<AcceptedConnection*>(arg);
+      self->pcb_ = newpcb;
+      tcp_arg(newpcb, self);
+      tcp_recv(newpcb, [](void* arg, tcp_pcb* tpcb, pbuf* p, err_t) -> err_t {
+        auto* self = static_cast<AcceptedConnection*>(arg);
+        if (p == nullptr) return ERR_OK;
+        std::string chunk(p->tot_len, '\0');
+        pbuf_copy_partial(p, chunk.data(), p->tot_len, 0);
+        self->received_ += chunk;
+        tcp_recved(tpcb, p->tot_len);
+        pbuf_free(p);
+        return ERR_OK;
+      });
+      tcp_err(newpcb, [](void* arg, err_t) {
+        auto* self = static_cast<AcceptedConnection*>(arg);
+        self->pcb_ = nullptr;
+        self->reset_ = true;
+      });
+      return ERR_OK;
+    });
+  }
+  ~AcceptedConnection() {
+    if (pcb_ != nullptr) {
+      tcp_arg(pcb_, nullptr);
+      tcp_err(pcb_, nullptr);
+      tcp_recv(pcb_, nullptr);
+      tcp_abort(pcb_);
+    }
+    tcp_close(listener_);
+  }
+
+  // The peer's segment to the listener's port, as a frame.
+  static Bytes Frame(uint32_t seq, uint32_t ack, uint8_t flags, const std::string& data = "") {
+    const Ip4 src = V4("10.42.0.1");
+    const Ip4 dst = V4("10.42.0.2");
+    Segment seg;
+    seg.sport = kPeerPort;
+    seg.dport = 7777;
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.flags = flags;
+    seg.payload = Text(data);
+    return Ethernet(kStackMac, kPeerMac, kEtherIpv4,
+                    Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg)));
+  }
+
+  tcp_pcb* pcb() const { return pcb_; }
+  const std::string& received() const { return received_; }
+  bool reset() const { return reset_; }
+
+ private:
+  tcp_pcb* listener_ = nullptr;
+  tcp_pcb* pcb_ = nullptr;
+  std::string received_;
+  bool reset_ = false;
+};
+
+// The TCP fields of a segment the stack sent.
+struct SentSegment {
+  uint32_t seq = 0;
+  uint32_t ack = 0;
+  uint8_t flags = 0;
+  size_t payload = 0;
+};
+SentSegment ParseSent(const Bytes& frame) {
+  Bytes tcp = ExpectIpv4(ExpectEthernet(frame, kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                         V4("10.42.0.1"), kProtoTcp);
+  SentSegment out;
+  if (tcp.size() < 20) {
+    ADD_FAILURE() << "short TCP segment";
+    return out;
+  }
+  out.seq = Get32(tcp, 4);
+  out.ack = Get32(tcp, 8);
+  out.flags = tcp[13];
+  out.payload = tcp.size() - (tcp[12] >> 4) * 4;
+  return out;
+}
+
+class TcpSegmentCheckTest : public StackTest {
+ protected:
+  static constexpr uint32_t kPeerIsn = 1000;
+
+  // Completes the handshake; afterwards peer_seq_ is RCV.NXT and
+  // stack_seq_ SND.NXT of the stack's side.
+  void Establish() {
+    Start(Ipv4Options());
+    LearnPeerIpv4();
+    conn_ = std::make_unique<AcceptedConnection>();
+    Send(AcceptedConnection::Frame(kPeerIsn, 0, kTcpSyn));
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    SentSegment synack = ParseSent(sent[0]);
+    ASSERT_EQ(synack.flags, kTcpSyn | kTcpAck);
+    peer_seq_ = kPeerIsn + 1;
+    stack_seq_ = synack.seq + 1;
+    Send(AcceptedConnection::Frame(peer_seq_, stack_seq_, kTcpAck));
+    ASSERT_NE(conn_->pcb(), nullptr);
+    ASSERT_EQ(conn_->pcb()->state, ESTABLISHED);
+    TakeSent();
+  }
+
+  // Sends `data` in order with a correct ACK, and checks that it arrives.
+  void SendGoodData(const std::string& data) {
+    const size_t before = conn_->received().size();
+    Send(AcceptedConnection::Frame(peer_seq_, stack_seq_, kTcpAck | kTcpPsh, data));
+    peer_seq_ += static_cast<uint32_t>(data.size());
+    EXPECT_EQ(conn_->received().substr(before), data);
+  }
+
+  // The one segment the stack sent since the last look: an ACK of
+  // peer_seq_ from stack_seq_, without data.
+  void ExpectChallengeAck() {
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u) << "expected one (challenge) ACK";
+    SentSegment ack = ParseSent(sent[0]);
+    EXPECT_EQ(ack.flags, kTcpAck);
+    EXPECT_EQ(ack.seq, stack_seq_);
+    EXPECT_EQ(ack.ack, peer_seq_);
+    EXPECT_EQ(ack.payload, 0u);
+  }
+
+  std::unique_ptr<AcceptedConnection> conn_;
+  uint32_t peer_seq_ = 0;
+  uint32_t stack_seq_ = 0;
+};
+
+TEST_F(TcpSegmentCheckTest, DataWithoutAckBitIsDropped) {
+  Establish();
+  Send(AcceptedConnection::Frame(peer_seq_, 0, kTcpPsh, "injected"));
+  EXPECT_EQ(conn_->received(), "");
+  EXPECT_TRUE(TakeSent().empty());
+  SendGoodData("real");
+  EXPECT_EQ(conn_->received(), "real");
+}
+
+TEST_F(TcpSegmentCheckTest, DataAckingUnsentDataIsDropped) {
+  Establish();
+  for (uint32_t ahead : {1u, 1000u, 1u << 30}) {
+    SCOPED_TRACE(ahead);
+    Send(AcceptedConnection::Frame(peer_seq_, stack_seq_ + ahead, kTcpAck | kTcpPsh, "injected"));
+    EXPECT_EQ(conn_->received(), "");
+    // ESTABLISHED: dropped silently, as Linux does.
+    EXPECT_TRUE(TakeSent().empty());
+  }
+  SendGoodData("real");
+}
+
+TEST_F(TcpSegmentCheckTest, TooOldAckGetsOneChallengeAckPerHalfSecond) {
+  Establish();
+  const uint32_t too_old = stack_seq_ - 1 - 65535 - 1;  // Below SND.UNA - MAX.SND.WND.
+  Send(AcceptedConnection::Frame(peer_seq_, too_old, kTcpAck | kTcpPsh, "injected"));
+  EXPECT_EQ(conn_->received(), "");
+  ExpectChallengeAck();
+  fake_now_ms += 100;
+  Send(AcceptedConnection::Frame(peer_seq_, too_old, kTcpAck | kTcpPsh, "injected"));
+  EXPECT_TRUE(TakeSent().empty()) << "challenge ACKs are limited to one per 500 ms";
+  fake_now_ms += 500;
+  Send(AcceptedConnection::Frame(peer_seq_, too_old, kTcpAck | kTcpPsh, "injected"));
+  ExpectChallengeAck();
+  EXPECT_EQ(conn_->received(), "");
+  // An old ACK inside the window is fine (a duplicate ACK with data).
+  SendGoodData("real");
+}
+
+TEST_F(TcpSegmentCheckTest, InWindowResetGetsChallengeAckExactResetCloses) {
+  Establish();
+  Send(AcceptedConnection::Frame(peer_seq_ + 10, 0, kTcpRst));
+  ExpectChallengeAck();
+  EXPECT_FALSE(conn_->reset());
+  Send(AcceptedConnection::Frame(peer_seq_ + 100000000, 0, kTcpRst));  // Outside.
+  EXPECT_TRUE(TakeSent().empty());
+  EXPECT_FALSE(conn_->reset());
+  SendGoodData("still up");
+  Send(AcceptedConnection::Frame(peer_seq_, 0, kTcpRst));
+  EXPECT_TRUE(conn_->reset());
+}
+
+TEST_F(TcpSegmentCheckTest, SynOnEstablishedGetsChallengeAck) {
+  Establish();
+  Send(AcceptedConnection::Frame(peer_seq_ + 5000, 0, kTcpSyn));
+  ExpectChallengeAck();
+  EXPECT_FALSE(conn_->reset());
+  fake_now_ms += 100;
+  Send(AcceptedConnection::Frame(peer_seq_ + 5000, 0, kTcpSyn));
+  EXPECT_TRUE(TakeSent().empty());
+  SendGoodData("after syn");
+}
+
+TEST_F(TcpSegmentCheckTest, AckOfUnsentDataAfterCloseGetsChallengeAck) {
+  Establish();
+  // The stack closes: FIN_WAIT_1 once the peer has the FIN.
+  tcp_pcb* pcb = conn_->pcb();
+  ASSERT_EQ(tcp_close(pcb), ERR_OK);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_EQ(ParseSent(sent[0]).flags & kTcpFin, kTcpFin);
+  stack_seq_ += 1;  // The FIN.
+  ASSERT_EQ(pcb->state, FIN_WAIT_1);
+  Send(AcceptedConnection::Frame(peer_seq_, stack_seq_ + 1000, kTcpAck, ""));
+  ExpectChallengeAck();
+  EXPECT_EQ(pcb->state, FIN_WAIT_1);
 }
 
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {

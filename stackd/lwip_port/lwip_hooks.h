@@ -3,22 +3,41 @@
 #ifndef STACKD_LWIP_PORT_LWIP_HOOKS_H_
 #define STACKD_LWIP_PORT_LWIP_HOOKS_H_
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 struct netif;
 struct ip6_addr;
+struct ip_addr;
+struct pbuf;
+struct tcp_pcb;
+struct tcp_hdr;
 
 // The IPv6 next hop for an off-link destination: the configured gateway of
 // the netif, or NULL when there is none (lwIP then asks its router list).
 const struct ip6_addr* stackd_nd6_get_gw(struct netif* netif,
                                          const struct ip6_addr* dest);
 
+// The initial sequence number of a new connection (RFC 6528; tcp_isn.cc).
+uint32_t stackd_tcp_isn(const struct ip_addr* local_ip, uint16_t local_port,
+                        const struct ip_addr* remote_ip, uint16_t remote_port);
+
+// RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
+// it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
+// is dropped (a challenge ACK may have been sent).
+int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
+
 #ifdef __cplusplus
 }
 #endif
 
 #define LWIP_HOOK_ND6_GET_GW(netif, dest) stackd_nd6_get_gw(netif, dest)
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+  stackd_tcp_isn(local_ip, local_port, remote_ip, remote_port)
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  stackd_tcp_inpacket(pcb, hdr)
 
 #endif  // STACKD_LWIP_PORT_LWIP_HOOKS_H_

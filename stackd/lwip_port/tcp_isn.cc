@@ -1,0 +1,69 @@
+// Initial sequence numbers as RFC 6528 asks: ISN = M + F(4-tuple, secret),
+// where M is a clock that ticks every 4 microseconds and F is SipHash-2-4
+// (libsodium's crypto_shorthash) keyed with a secret drawn at start. An
+// observer who sees one connection's ISN learns nothing of another's.
+#include <sodium.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+
+#include "lwip/ip_addr.h"
+#include "lwip_hooks.h"
+#include "stackd/lwip_port/sys_arch.h"
+
+namespace stackd {
+namespace {
+
+struct IsnSecret {
+  IsnSecret() {
+    if (sodium_init() < 0) std::abort();  // Only if the system has no randomness at all.
+    crypto_shorthash_keygen(key);
+  }
+  unsigned char key[crypto_shorthash_KEYBYTES];
+};
+
+const IsnSecret& Secret() {
+  static const IsnSecret* secret = new IsnSecret();
+  return *secret;
+}
+
+// Appends `a` as a family byte and 16 address bytes.
+unsigned char* PutAddress(unsigned char* out, const ip_addr_t* a) {
+  std::memset(out, 0, 17);
+  if (IP_IS_V6(a)) {
+    out[0] = 6;
+    std::memcpy(out + 1, ip_2_ip6(a)->addr, 16);
+  } else {
+    out[0] = 4;
+    std::memcpy(out + 1, &ip_2_ip4(a)->addr, 4);
+  }
+  return out + 17;
+}
+
+uint32_t TcpIsn(const ip_addr_t* local_ip, uint16_t local_port, const ip_addr_t* remote_ip,
+                uint16_t remote_port) {
+  unsigned char input[2 * 17 + 4];
+  unsigned char* at = PutAddress(input, local_ip);
+  at = PutAddress(at, remote_ip);
+  at[0] = static_cast<unsigned char>(local_port >> 8);
+  at[1] = static_cast<unsigned char>(local_port);
+  at[2] = static_cast<unsigned char>(remote_port >> 8);
+  at[3] = static_cast<unsigned char>(remote_port);
+  unsigned char hash[crypto_shorthash_BYTES];
+  crypto_shorthash(hash, input, sizeof(input), Secret().key);
+  uint32_t f;
+  std::memcpy(&f, hash, sizeof(f));
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  const auto m = static_cast<uint32_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now).count() / 4);
+  return m + f;
+}
+
+}  // namespace
+}  // namespace stackd
+
+extern "C" uint32_t stackd_tcp_isn(const ip_addr_t* local_ip, uint16_t local_port,
+                                   const ip_addr_t* remote_ip, uint16_t remote_port) {
+  return stackd::TcpIsn(local_ip, local_port, remote_ip, remote_port);
+}
