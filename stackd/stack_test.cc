@@ -634,6 +634,145 @@ TEST_F(StackTest, AnswersNeighbourSolicitationAndPing6) {
   EXPECT_EQ(Slice(echo, 8, echo.size() - 8), data);
 }
 
+// Hostile IPv6 input (third_party/lwip/patches) ------------------------------
+
+class Ipv6InputTest : public StackTest {
+ protected:
+  const Ip6 stack_ip_ = V6("fd42::2");
+  const Ip6 peer_ip_ = V6("fd42::1");
+
+  // The stack knows the peer's MAC and has it in its destination cache.
+  void StartAndMeetPeer() {
+    Start(Ipv6Options());
+    Send(NeighbourSolicitationFrame(peer_ip_, stack_ip_));
+    ASSERT_EQ(TakeSent().size(), 1u);
+    ASSERT_EQ(Ping(1, 16), 1u);
+  }
+
+  // Sends an echo request with `size` bytes of data; returns how many
+  // frames the stack sent back.
+  size_t Ping(uint16_t seq, size_t size) {
+    Send(Ethernet(kStackMac, kPeerMac, kEtherIpv6,
+                  Ipv6(peer_ip_, stack_ip_, kProtoIcmp6, 64,
+                       Icmp6(peer_ip_, stack_ip_, kIcmp6EchoRequest, 0,
+                             Icmp6EchoBody(0x77, seq, Bytes(size, 0x61))))));
+    return TakeSent().size();
+  }
+
+  // An ICMPv6 message from the peer, as a frame.
+  Bytes Icmp6Frame(const Ip6& src, uint8_t type, uint8_t code, const Bytes& body,
+                   uint8_t hop_limit = 255) {
+    return Ethernet(kStackMac, kPeerMac, kEtherIpv6,
+                    Ipv6(src, stack_ip_, kProtoIcmp6, hop_limit,
+                         Icmp6(src, stack_ip_, type, code, body)));
+  }
+};
+
+// Patch 0001: a Packet Too Big below 1280 once made ip6_frag() loop forever
+// (MTU < 56) or send 8-byte fragments.
+TEST_F(Ipv6InputTest, PacketTooBigBelowMinimumMtuIsRaisedTo1280) {
+  StartAndMeetPeer();
+  for (uint32_t mtu : {56u, 48u, 0u}) {
+    SCOPED_TRACE(mtu);
+    Bytes body;
+    Put32(body, mtu);
+    // The start of a packet the stack sent to the peer.
+    PutBytes(body, Ipv6(stack_ip_, peer_ip_, kProtoIcmp6, 64, Bytes(8, 0)));
+    Send(Icmp6Frame(peer_ip_, 2, 0, body, 64));
+    // 1000 bytes fit in 1280: one reply, not fragments.
+    EXPECT_EQ(Ping(2, 1000), 1u);
+  }
+  // 1280 is still honoured: a larger reply is fragmented.
+  EXPECT_EQ(Ping(3, 1400), 2u);
+}
+
+// An IPv6 fragment of the peer's datagram `id`.
+Bytes Fragment(const Ip6& src, const Ip6& dst, uint16_t offset_bytes, bool more,
+               const Bytes& data, uint32_t id = 0x1234) {
+  Bytes frag;
+  Put8(frag, kProtoIcmp6);
+  Put8(frag, 0);
+  Put16(frag, static_cast<uint16_t>(offset_bytes | (more ? 1 : 0)));
+  Put32(frag, id);
+  PutBytes(frag, data);
+  return Ethernet(kStackMac, kPeerMac, kEtherIpv6, Ipv6(src, dst, 44, 64, frag));
+}
+
+// Patch 0002: fragments whose reassembly would be longer than 65535 bytes
+// once tripped an assertion that stopped the process.
+TEST_F(Ipv6InputTest, FragmentsReassemblingPast65535BytesAreDropped) {
+  Stack::Options options = Ipv6Options();
+  options.mtu = 65520;
+  Start(options);
+  Send(NeighbourSolicitationFrame(peer_ip_, stack_ip_));
+  ASSERT_EQ(TakeSent().size(), 1u);
+  // A datagram that fits reassembles: an echo request in two parts.
+  Bytes echo = Icmp6(peer_ip_, stack_ip_, kIcmp6EchoRequest, 0,
+                     Icmp6EchoBody(0x55, 1, Bytes(2000 - 8, 0x64)));
+  Send(Fragment(peer_ip_, stack_ip_, 0, true, Slice(echo, 0, 1024)));
+  Send(Fragment(peer_ip_, stack_ip_, 1024, false, Slice(echo, 1024, echo.size() - 1024)));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes reply = ExpectIpv6(ExpectEthernet(sent[0], kPeerMac, kEtherIpv6), stack_ip_,
+                           peer_ip_, kProtoIcmp6);
+  EXPECT_EQ(reply.size(), 2000u);
+  const auto before = lwip_stats.ip6_frag;
+  for (size_t total : {size_t{65496}, size_t{65504}, size_t{65520}, size_t{65528}}) {
+    SCOPED_TRACE(total);
+    // Fragmentable part of `total` bytes in two fragments: 32768 + rest.
+    Send(Fragment(peer_ip_, stack_ip_, 0, true, Bytes(32768, 0x62)));
+    Send(Fragment(peer_ip_, stack_ip_, 32768, false, Bytes(total - 32768, 0x63)));
+    EXPECT_TRUE(TakeSent().empty());
+  }
+  EXPECT_GE(Delta(lwip_stats.ip6_frag.proterr, before.proterr), 4);
+  // The stack still reassembles other datagrams.
+  Send(Fragment(peer_ip_, stack_ip_, 0, true, Slice(echo, 0, 1024), 0x99));
+  Send(Fragment(peer_ip_, stack_ip_, 1024, false, Slice(echo, 1024, echo.size() - 1024), 0x99));
+  EXPECT_EQ(TakeSent().size(), 1u);
+}
+
+// Patch 0003: a link-layer address option of length 0 once let lwIP copy 6
+// bytes from past the packet into the neighbour cache.
+TEST_F(Ipv6InputTest, NeighbourAdvertisementWithZeroLengthOptionIsDropped) {
+  StartAndMeetPeer();
+  const auto before = lwip_stats.nd6;
+  Bytes body;
+  Put32(body, 0x20000000);  // Override.
+  PutArray(body, peer_ip_);
+  Put8(body, kNdOptTargetLinkAddress);
+  Put8(body, 0);  // Length 0: the packet ends here.
+  Send(Icmp6Frame(peer_ip_, kIcmp6NeighbourAdvertisement, 0, body));
+  EXPECT_EQ(Delta(lwip_stats.nd6.lenerr, before.lenerr), 1);
+  // The neighbour entry is as it was: replies still go to kPeerMac.
+  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv6,
+                Ipv6(peer_ip_, stack_ip_, kProtoIcmp6, 64,
+                     Icmp6(peer_ip_, stack_ip_, kIcmp6EchoRequest, 0,
+                           Icmp6EchoBody(0x77, 5, Text("x"))))));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ExpectEthernet(sent[0], kPeerMac, kEtherIpv6);
+}
+
+// Patch 0004: a Redirect is taken only from the first-hop router of the
+// destination it names.
+TEST_F(Ipv6InputTest, RedirectFromAnotherHostThanTheFirstHopIsIgnored) {
+  StartAndMeetPeer();
+  const Ip6 attacker = V6("fe80::666");
+  const Ip6 elsewhere = V6("fe80::777");
+  auto redirect_body = [&](const Ip6& target) {
+    Bytes body;
+    Put32(body, 0);
+    PutArray(body, target);    // Target: the better first hop.
+    PutArray(body, peer_ip_);  // Destination: the peer.
+    return body;
+  };
+  const auto before = lwip_stats.nd6;
+  Send(Icmp6Frame(attacker, 137, 0, redirect_body(elsewhere)));
+  EXPECT_EQ(Delta(lwip_stats.nd6.proterr, before.proterr), 1);
+  // Replies to the peer still go straight to it (no NS for fe80::777).
+  EXPECT_EQ(Ping(6, 16), 1u);
+}
+
 TEST_F(StackTest, IgnoresNeighbourSolicitationForOtherAddress) {
   Start(Ipv6Options());
   Send(NeighbourSolicitationFrame(V6("fd42::1"), V6("fd42::99")));
