@@ -221,8 +221,8 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc,
     return absl::InvalidArgumentError(
         absl::StrCat("PATH '", config.path, "' must be absolute"));
   }
-  // Each socket's pair is named "\0stackd/ID/PATH" (docs/socket-protocol.md),
-  // which must fit sockaddr_un with a 20-digit ID.
+  // Each socket's pair is named "\0stackd/NONCE/PATH" (docs/socket-protocol.md),
+  // which must fit sockaddr_un with a 20-digit NONCE.
   constexpr size_t kMaxPathBytes = 107 - sizeof("stackd//") - 20;
   if (config.path.size() > kMaxPathBytes) {
     return absl::InvalidArgumentError(absl::StrCat(

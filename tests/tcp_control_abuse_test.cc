@@ -562,5 +562,37 @@ TEST_F(TcpControlAbuseTest, RunningOutOfFdsTurnsClientsAwayWithoutSpinning) {
   ASSERT_TRUE(conn.ok()) << conn.status();
 }
 
+// Names that anyone on the host can bind first must not decide whether a
+// socket can be made: a squatter holding the abstract names "stackd/N/PATH"
+// for N = 0..2999 (what the ids of the next sockets once were) blocks
+// neither new sockets nor accepted connections.
+TEST_F(TcpControlAbuseTest, SquattedPairNamesBlockNoSocket) {
+  std::vector<ScopedFd> squatted;
+  for (int n = 0; n < 3000; ++n) {
+    ScopedFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_GE(fd.get(), 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string name = absl::StrCat("stackd/", n, "/", bed_->stack_path());
+    ASSERT_LT(name.size() + 1, sizeof(addr.sun_path));
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) == 0) {
+      squatted.push_back(std::move(fd));
+    }
+  }
+  ASSERT_GT(squatted.size(), 2900u);
+  // Outgoing connections, UDP sockets and accepted connections all work.
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<StackKernelPair> out = ConnectStackAndKernel(*bed_, kIpv4, Dialer::kStack);
+    ASSERT_TRUE(out.ok()) << "stack dials, round " << i << ": " << out.status();
+    absl::StatusOr<StackKernelPair> in = ConnectStackAndKernel(*bed_, kIpv6, Dialer::kKernel);
+    ASSERT_TRUE(in.ok()) << "kernel dials, round " << i << ": " << in.status();
+    const int udp = StackSocket(AF_INET, SOCK_DGRAM);
+    ASSERT_GE(udp, 0) << std::strerror(errno);
+    close(udp);
+  }
+}
+
 }  // namespace
 }  // namespace stackd::testbed

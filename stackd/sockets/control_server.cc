@@ -314,7 +314,7 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
     }
     uint64_t id = table->NextId();
     SocketTable::Pair pair;
-    if (int error = table->NewPair(id, &pair)) {
+    if (int error = table->NewPair(&pair)) {
       tcp_abort(pcb);
       response->set_error(error);
       return -1;

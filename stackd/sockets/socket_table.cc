@@ -1,5 +1,6 @@
 #include "stackd/sockets/socket_table.h"
 
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,8 @@ constexpr size_t kMaxGone = 4096;
 // Buffer of stackd's end of a pair. Larger than the default so the pair is
 // not the bottleneck between lwIP and the application.
 constexpr int kPairBufferBytes = 2 * 1024 * 1024;
+// Nonces drawn for a pair's name before NewPair gives up with EADDRINUSE.
+constexpr int kMaxNameAttempts = 8;
 
 }  // namespace
 
@@ -26,23 +29,34 @@ SocketTable::SocketTable(boost::asio::io_context& io, std::string stack_path)
 
 SocketTable::~SocketTable() = default;
 
-int SocketTable::NewPair(uint64_t id, Pair* out, int type) {
+int SocketTable::NewPair(Pair* out, int type) {
   int fds[2];
   if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) return errno;
-  sockaddr_un name{};
-  name.sun_family = AF_UNIX;
-  std::string text = "stackd/" + std::to_string(id) + "/" + stack_path_;
-  if (text.size() + 1 > sizeof(name.sun_path)) {
-    close(fds[0]);
-    close(fds[1]);
-    return ENAMETOOLONG;
+  // The name carries a random nonce, not the socket's id: a name that can
+  // be guessed can be bound first by anyone on the host, and every new
+  // socket of the stack would then fail. A collision (with a squatter's
+  // lucky guess or another stack) draws a new nonce.
+  int error = EADDRINUSE;
+  for (int attempt = 0; attempt < kMaxNameAttempts && error == EADDRINUSE; ++attempt) {
+    uint64_t nonce = 0;
+    if (getrandom(&nonce, sizeof(nonce), 0) != sizeof(nonce)) {
+      error = errno;
+      break;
+    }
+    sockaddr_un name{};
+    name.sun_family = AF_UNIX;
+    std::string text = "stackd/" + std::to_string(nonce) + "/" + stack_path_;
+    if (text.size() + 1 > sizeof(name.sun_path)) {
+      error = ENAMETOOLONG;
+      break;
+    }
+    std::memcpy(name.sun_path + 1, text.data(), text.size());
+    socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + text.size());
+    error = bind(fds[0], reinterpret_cast<sockaddr*>(&name), len) == 0 ? 0 : errno;
   }
-  std::memcpy(name.sun_path + 1, text.data(), text.size());
-  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + text.size());
   struct stat st;
-  if (bind(fds[0], reinterpret_cast<sockaddr*>(&name), len) != 0 ||
-      fstat(fds[1], &st) != 0) {
-    int error = errno;
+  if (error == 0 && fstat(fds[1], &st) != 0) error = errno;
+  if (error != 0) {
     close(fds[0]);
     close(fds[1]);
     return error;

@@ -32,15 +32,17 @@ class SocketTable {
   boost::asio::io_context& io() { return io_; }
 
   // A new socketpair of `type` (SOCK_STREAM for TCP, SOCK_SEQPACKET for
-  // UDP) for socket `id`: stackd's end is bound to the socket's abstract
-  // name and tuned for throughput. Returns 0 or an errno (EMFILE, ENFILE,
-  // ENOMEM, ENAMETOOLONG for a PATH too long for the name).
+  // UDP): stackd's end is bound to the abstract name "stackd/NONCE/PATH"
+  // (NONCE a random 64-bit number, so no other process can take the name
+  // first) and tuned for throughput. Returns 0 or an errno (EMFILE, ENFILE,
+  // ENOMEM, ENAMETOOLONG for a PATH too long for the name, EADDRINUSE if
+  // eight random names were all taken).
   struct Pair {
     int stack_fd = -1;
     int app_fd = -1;
     ino_t app_ino = 0;
   };
-  int NewPair(uint64_t id, Pair* out, int type = SOCK_STREAM);
+  int NewPair(Pair* out, int type = SOCK_STREAM);
   uint64_t NextId() { return next_id_++; }
 
   void Add(std::shared_ptr<Socket> socket, ino_t app_ino);

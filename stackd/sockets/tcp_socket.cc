@@ -572,7 +572,7 @@ err_t TcpSocket::OnAccept(void* arg, tcp_pcb* newpcb, err_t err) {
 err_t TcpSocket::Accept(tcp_pcb* newpcb) {
   uint64_t id = table_->NextId();
   SocketTable::Pair pair;
-  if (table_->NewPair(id, &pair) != 0) return ERR_MEM;
+  if (table_->NewPair(&pair) != 0) return ERR_MEM;
   auto s = std::make_shared<TcpSocket>(table_, id, family_, pair.stack_fd,
                                        newpcb, State::kConnected);
   s->set_owner(owner_pid_, owner_uid_);

@@ -220,7 +220,7 @@ int UdpSocket::Create(SocketTable* table, int family, int protocol, pid_t pid,
   if (pcb == nullptr) return ENOMEM;
   uint64_t id = table->NextId();
   SocketTable::Pair pair;
-  if (int error = table->NewPair(id, &pair, SOCK_SEQPACKET)) {
+  if (int error = table->NewPair(&pair, SOCK_SEQPACKET)) {
     udp_remove(pcb);
     return error;
   }
