@@ -34,6 +34,9 @@
 //   usable at once (the operator owns the link).
 // - Neighbour and ARP tables larger than the defaults: a test namespace may
 //   hold dozens of peers on the link.
+// - Linux's defaults on the wire: TTL and hop limit 64 (IP_DEFAULT_TTL,
+//   LWIP_ICMP6_HL), an initial window of 10 segments (RFC 6928), an
+//   initial retransmission timeout of 1 s (RFC 6298).
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -94,6 +97,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_DHCP 0
 #define LWIP_AUTOIP 0
 #define LWIP_RAW 1
+#define IP_DEFAULT_TTL 64
 #define LWIP_BROADCAST_PING 0
 
 // IPv6.
@@ -105,6 +109,7 @@ unsigned int stackd_lwip_rand(void);
 #define IPV6_FRAG_COPYHEADER 1
 #define LWIP_IPV6_MLD 1
 #define LWIP_ICMP6 1
+#define LWIP_ICMP6_HL 64
 #define LWIP_IPV6_AUTOCONFIG 0
 #define LWIP_IPV6_DHCP6 0
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
@@ -148,6 +153,8 @@ unsigned int stackd_lwip_rand(void);
 #define SO_REUSE 1
 #define SO_REUSE_RXTOALL 1
 #define TCP_CALCULATE_EFF_SEND_MSS 1
+#define LWIP_TCP_RTO_TIME 1000
+#define LWIP_TCP_CALC_INITIAL_CWND(mss) ((tcpwnd_size_t)(10U * (mss)))
 
 // Name resolution is done by the client library, not by lwIP.
 #define LWIP_DNS 0
