@@ -65,6 +65,20 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
           absl::StrCat("--mtu: '", value, "' must be a number from 1280 to 65535"));
     }
     config.mtu = mtu;
+  } else if (name == "unprivileged-port-start") {
+    int start = 0;
+    if (!absl::SimpleAtoi(value, &start) || start < 0 || start > 65536) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--unprivileged-port-start: '", value, "' must be a number from 0 to 65536"));
+    }
+    config.unprivileged_port_start = start;
+  } else if (name == "max-calls-per-uid") {
+    int calls = 0;
+    if (!absl::SimpleAtoi(value, &calls) || calls < 1 || calls > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--max-calls-per-uid: '", value, "' must be a number from 1 to 4096"));
+    }
+    config.max_calls_per_uid = calls;
   } else if (name == "mac") {
     auto mac = MacAddress::Parse(value);
     if (!mac.ok()) return FlagError(name, mac.status());
@@ -253,6 +267,12 @@ at the Unix socket PATH (for example /dev/net/mynet).
                     names with, through the stack; IPv6 as [ADDR]:PORT
                     (repeatable, at most 3, port 53 unless given)
   --search=DOMAIN   a search domain for short names (repeatable, at most 6)
+  --unprivileged-port-start=N
+                    ports below N need root to bind (default 1024, as Linux;
+                    0 allows every user every port)
+  --max-calls-per-uid=N
+                    control calls served at once for one user (default 256;
+                    more get ENOBUFS)
   -v, --verbose     more log lines (repeat for per-packet detail)
   -h, --help        this text
 )";

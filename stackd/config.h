@@ -51,6 +51,11 @@ struct StackConfig {
   std::vector<DnsServer> dns_servers;      // --dns, in the order given.
   std::vector<std::string> search_domains;  // --search, without a final dot.
   int verbosity = 0;
+  // Binding a port below this needs root (Linux's
+  // net.ipv4.ip_unprivileged_port_start); 0 lets everyone bind any port.
+  int unprivileged_port_start = 1024;
+  // Control connections (concurrent calls) served per uid.
+  int max_calls_per_uid = 256;
 };
 
 // What ParseCommandLine found: either a configuration to run, or a request

@@ -54,6 +54,21 @@ TEST(ParseCommandLineTest, DefaultsWithOnlyPath) {
   EXPECT_EQ(c.verbosity, 0);
   EXPECT_TRUE(c.dns_servers.empty());
   EXPECT_TRUE(c.search_domains.empty());
+  EXPECT_EQ(c.unprivileged_port_start, 1024);
+  EXPECT_EQ(c.max_calls_per_uid, 256);
+}
+
+TEST(ParseCommandLineTest, AccessPolicyFlags) {
+  auto cl = Parse({"/dev/net/x", "--unprivileged-port-start=0", "--max-calls-per-uid=16"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.unprivileged_port_start, 0);
+  EXPECT_EQ(cl->config.max_calls_per_uid, 16);
+  for (const char* bad : {"--unprivileged-port-start=-1", "--unprivileged-port-start=65537",
+                          "--unprivileged-port-start=x", "--max-calls-per-uid=0",
+                          "--max-calls-per-uid=4097"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(CodeOf({"/dev/net/x", bad}), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 // Checks the configuration that both spellings of the full flag set give.

@@ -123,8 +123,11 @@ class Daemon : public admin::AdminBackend {
     tap_io_.assign(::dup(tap_fd), ec);
     if (ec) return absl::InternalError(absl::StrCat("watch TAP: ", ec.message()));
     sockets_ = std::make_unique<SocketTable>(io_, config_.path);
+    ControlPolicy policy;
+    policy.unprivileged_port_start = static_cast<uint32_t>(config_.unprivileged_port_start);
+    policy.max_clients_per_uid = static_cast<size_t>(config_.max_calls_per_uid);
     control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path,
-                                               ResolverSettingsOf(config_));
+                                               ResolverSettingsOf(config_), policy);
     control_->set_interfaces_source([this](socket::v1::InterfaceList* out) {
       DescribeInterfacesForClients(*stack_, out);
     });

@@ -211,6 +211,10 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       AnswerForGoneSocket(request, st.st_ino, response);
       return -1;
     }
+    if (int error = CheckBindPermission(request)) {
+      response->set_error(error);
+      return -1;
+    }
     int error = 0;
     switch (request.op_case()) {
       case Request::kBind:
@@ -261,6 +265,26 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       response->set_error(error);
     }
     return -1;
+  }
+
+  // Ports below the policy's unprivileged_port_start are for root only, as
+  // Linux's net.ipv4.ip_unprivileged_port_start (1024) without
+  // CAP_NET_BIND_SERVICE. EACCES, as bind(2).
+  int CheckBindPermission(const Request& request) const {
+    if (cred_.uid == 0) return 0;
+    const uint32_t start = server_->policy_.unprivileged_port_start;
+    auto privileged = [start](const socket::v1::Address& a) {
+      return a.port() != 0 && a.port() < start;
+    };
+    if (request.op_case() == Request::kBind && privileged(request.bind().address())) {
+      return EACCES;
+    }
+    if (request.op_case() == Request::kMbind) {
+      for (const auto& a : request.mbind().addresses()) {
+        if (privileged(a)) return EACCES;
+      }
+    }
+    return 0;
   }
 
   // A socket that was closed by stackd (reset, failed connect): its error
@@ -352,14 +376,14 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
 
 ControlServer::ControlServer(asio::io_context& io, int listen_fd, SocketTable* table,
                              std::string stack_path, ResolverSettings resolver,
-                             ControlLimits limits)
+                             ControlPolicy policy)
     : io_(io),
       listener_(io, dup(listen_fd)),
       pause_(io),
       table_(table),
       stack_path_(std::move(stack_path)),
       resolver_(std::move(resolver)),
-      limits_(limits),
+      policy_(policy),
       reserve_fd_(open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
 
 ControlServer::~ControlServer() {
@@ -412,13 +436,13 @@ bool ControlServer::AcceptClients() {
       close(fd);
       continue;
     }
-    if (clients_ >= limits_.max_clients || clients_of(cred.uid) >= limits_.max_clients_per_uid) {
+    if (clients_ >= policy_.max_clients || clients_of(cred.uid) >= policy_.max_clients_per_uid) {
       ++turned_away_;
       if (!warned_limit_) {
         warned_limit_ = true;
         Log(0, "control: turning clients away (uid %u holds %zu of %zu connections, %zu in all)",
             static_cast<unsigned>(cred.uid), clients_of(cred.uid),
-            limits_.max_clients_per_uid, clients_);
+            policy_.max_clients_per_uid, clients_);
       }
       Refuse(fd, ENOBUFS);
       continue;

@@ -41,13 +41,17 @@ struct ResolverSettings {
   std::vector<std::string> search_domains;
 };
 
-// How many control connections are served at once. A connection over a
-// limit is answered ENOBUFS and closed; the library returns that errno from
-// the call. One control connection lives only for the call that made it,
-// so these bound concurrent calls, not sockets.
-struct ControlLimits {
+// What the control server allows its clients.
+struct ControlPolicy {
+  // How many control connections are served at once. A connection over a
+  // limit is answered ENOBUFS and closed; the library returns that errno
+  // from the call. One control connection lives only for the call that
+  // made it, so these bound concurrent calls, not sockets.
   size_t max_clients = 4096;
   size_t max_clients_per_uid = 256;
+  // Binding a port below this takes root (bind(2) fails with EACCES), as
+  // Linux's net.ipv4.ip_unprivileged_port_start. stackd --unprivileged-port-start.
+  uint32_t unprivileged_port_start = 1024;
 };
 
 class ControlServer {
@@ -61,7 +65,7 @@ class ControlServer {
   // of spinning.
   ControlServer(boost::asio::io_context& io, int listen_fd, SocketTable* table,
                 std::string stack_path, ResolverSettings resolver = {},
-                ControlLimits limits = {});
+                ControlPolicy policy = {});
   ~ControlServer();
 
   // Starts accepting clients.
@@ -102,7 +106,7 @@ class ControlServer {
   SocketTable* table_;
   const std::string stack_path_;
   const ResolverSettings resolver_;
-  const ControlLimits limits_;
+  const ControlPolicy policy_;
   InterfacesSource interfaces_source_;
   int reserve_fd_;
   uint64_t requests_ = 0;

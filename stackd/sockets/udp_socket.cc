@@ -638,6 +638,28 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
 
 // --- Control calls ----------------------------------------------------------------
 
+// Linux's rule for sharing a UDP port (udp_lib_lport_inuse): two sockets
+// share it if both set SO_REUSEADDR, or both set SO_REUSEPORT and belong to
+// the same user. lwIP knows one SOF_REUSEADDR for both options and no
+// owners, so where lwIP would let two sockets share, this says whether
+// Linux would. Returns EADDRINUSE for a socket of another user (or without
+// the options in common) on the same port and an overlapping address.
+int UdpSocket::CheckPortSharing(const ip_addr_t& ip, uint16_t port) const {
+  if (port == 0) return 0;
+  for (const udp_pcb* other = udp_pcbs; other != nullptr; other = other->next) {
+    if (other->recv != &UdpSocket::OnRecv || other->local_port != port) continue;
+    const auto* owner = static_cast<const UdpSocket*>(other->recv_arg);
+    if (owner == this || !ip_get_option(other, SOF_REUSEADDR)) continue;
+    const bool overlap = ip_addr_isany(&other->local_ip) || ip_addr_isany(&ip) ||
+                         ip_addr_eq(&other->local_ip, &ip);
+    if (!overlap) continue;
+    const bool shared = (reuseaddr_ && owner->reuseaddr_) ||
+                        (reuseport_ && owner->reuseport_ && owner_uid_ == owner->owner_uid_);
+    if (!shared) return EADDRINUSE;
+  }
+  return 0;
+}
+
 int UdpSocket::Bind(const Address& address, Address* bound) {
   if (closed_ || pcb_ == nullptr) return EBADF;
   if (pcb_->local_port != 0) return EINVAL;
@@ -649,6 +671,7 @@ int UdpSocket::Bind(const Address& address, Address* bound) {
   if (!IsLocalAddress(ip) && !ip_addr_ismulticast(&ip) && !IsBroadcast(ip)) {
     return EADDRNOTAVAIL;
   }
+  if (int error = CheckPortSharing(ip, port)) return error;
   err_t err = udp_bind(pcb_, &ip, port);
   if (err != ERR_OK) return LwipErrToErrno(err);
   bound_explicitly_ = port != 0;
@@ -679,6 +702,7 @@ int UdpSocket::MultiBind(const socket::v1::MBindRequest& request,
     if (!IsLocalAddress(ips[i]) && !ip_addr_ismulticast(&ips[i]) && !IsBroadcast(ips[i])) {
       return EADDRNOTAVAIL;
     }
+    if (int error = CheckPortSharing(ips[i], ports[i])) return error;
   }
   const u8_t type = IP_GET_TYPE(&pcb_->local_ip);
   std::vector<udp_pcb*> made;

@@ -134,6 +134,7 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   static constexpr size_t kMaxPayload6 = 65487;
 
  private:
+  int CheckPortSharing(const ip_addr_t& ip, uint16_t port) const;
   static void OnRecv(void* arg, udp_pcb* pcb, pbuf* p, const ip_addr_t* addr,
                      u16_t port);
   // Watches ICMP and ICMPv6 (never consuming it) for port unreachables
