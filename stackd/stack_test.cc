@@ -1189,6 +1189,55 @@ TEST_F(StackTest, RepliesCarryTtl64AndSynAckIsRetransmittedAfterOneSecond) {
   EXPECT_LE(waited_ms, 1500u) << "SYN-ACK retransmitted after " << waited_ms << " ms";
 }
 
+// RFC 9293 3.10.7.1: a segment with ACK to no connection gets
+// <SEQ=SEG.ACK><CTL=RST>; one without ACK gets
+// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (patch 0007).
+TEST_F(StackTest, AckToClosedPortGetsPlainReset) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  const Ip4 src = V4("10.42.0.1");
+  const Ip4 dst = V4("10.42.0.2");
+  auto send = [&](uint8_t flags, uint32_t seq, uint32_t ack, const std::string& data) {
+    Segment seg;
+    seg.sport = 42000;
+    seg.dport = 7778;  // Nothing listens there.
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.flags = flags;
+    seg.payload = Text(data);
+    Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg))));
+    std::vector<Bytes> sent = TakeSent();
+    EXPECT_EQ(sent.size(), 1u);
+    if (sent.size() != 1) return Bytes();
+    return ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), dst, src, kProtoTcp);
+  };
+  Bytes rst = send(kTcpAck | kTcpPsh, 1000, 777777, "data");
+  ASSERT_GE(rst.size(), 20u);
+  EXPECT_EQ(rst[13], kTcpRst);
+  EXPECT_EQ(Get32(rst, 4), 777777u);
+  EXPECT_EQ(Get32(rst, 8), 0u);
+  rst = send(kTcpSyn, 5000, 0, "");
+  ASSERT_GE(rst.size(), 20u);
+  EXPECT_EQ(rst[13], kTcpRst | kTcpAck);
+  EXPECT_EQ(Get32(rst, 4), 0u);
+  EXPECT_EQ(Get32(rst, 8), 5001u);
+  // An ACK to a listener's port: a plain RST too.
+  TcpListener listener;
+  Segment seg;
+  seg.sport = 42001;
+  seg.dport = 7777;
+  seg.seq = 9;
+  seg.ack = 4242;
+  seg.flags = kTcpAck;
+  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg))));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  rst = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), dst, src, kProtoTcp);
+  ASSERT_GE(rst.size(), 20u);
+  EXPECT_EQ(rst[13], kTcpRst);
+  EXPECT_EQ(Get32(rst, 4), 4242u);
+}
+
 // One connection accepted by a lwIP listener on port 7777, driven from the
 // peer's side by frames. What the application reads is kept in received().
 class AcceptedConnection {
