@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,13 @@ class SocketTable {
   // Whether a removed socket with this inode is remembered.
   bool IsGone(ino_t ino) const;
 
+  // Socket `id` has housekeeping to do on every Tick() (a listener's
+  // accept queue) until it is removed. Only such sockets are visited: a
+  // tick costs nothing per idle connection.
+  void WantTicks(uint64_t id) { ticking_.insert(id); }
+
+  // The stack thread's timer: Tick() on the sockets that asked, and memory
+  // given back to the system after many sockets went (malloc_trim).
   void Tick();
   std::vector<SocketSummary> List() const;
   size_t size() const { return sockets_.size(); }
@@ -68,6 +76,8 @@ class SocketTable {
   boost::asio::io_context& io_;
   const std::string stack_path_;
   uint64_t next_id_ = 1;
+  std::set<uint64_t> ticking_;
+  size_t removed_since_trim_ = 0;
   std::map<uint64_t, Entry> sockets_;
   std::map<ino_t, uint64_t> by_inode_;
   // Removed sockets: inode -> error, bounded, oldest dropped first.

@@ -271,9 +271,17 @@ err_t TcpSocket::OnSent(void* arg, tcp_pcb*, u16_t) {
   return ERR_OK;
 }
 
+// Where PumpFromApp reads the application's bytes before tcp_write copies
+// them into lwIP's segments: one buffer for every socket (only the stack
+// thread pumps, one socket at a time), so an idle connection costs none.
+static std::vector<uint8_t>& TxScratch() {
+  static auto* buffer = new std::vector<uint8_t>(kTxChunk);
+  return *buffer;
+}
+
 void TcpSocket::PumpFromApp() {
   if (state_ != State::kConnected) return;
-  if (tx_buffer_.empty()) tx_buffer_.resize(kTxChunk);
+  std::vector<uint8_t>& tx_buffer = TxScratch();
   bool wrote = false;
   while (pcb_ != nullptr && !app_eof_) {
     size_t space = tcp_sndbuf(pcb_);
@@ -281,15 +289,15 @@ void TcpSocket::PumpFromApp() {
       waiting_for_sndbuf_ = true;
       break;
     }
-    ssize_t n = read(pair_.native_handle(), tx_buffer_.data(),
-                     std::min(space, tx_buffer_.size()));
+    ssize_t n = read(pair_.native_handle(), tx_buffer.data(),
+                     std::min(space, tx_buffer.size()));
     if (n > 0) {
       // tcp_sndbuf() promised the room, so tcp_write takes it all.
       for (size_t off = 0; off < static_cast<size_t>(n);) {
         size_t part = std::min(static_cast<size_t>(n) - off, kMaxLwipLength);
         u8_t flags = TCP_WRITE_FLAG_COPY;
         if (off + part < static_cast<size_t>(n)) flags |= TCP_WRITE_FLAG_MORE;
-        err_t err = tcp_write(pcb_, tx_buffer_.data() + off, static_cast<u16_t>(part), flags);
+        err_t err = tcp_write(pcb_, tx_buffer.data() + off, static_cast<u16_t>(part), flags);
         if (err != ERR_OK) {
           // Out of memory: nothing sane to do with bytes we cannot queue.
           tcp_abort(pcb_);  // Calls OnError, which fails the socket.
@@ -547,6 +555,7 @@ int TcpSocket::Listen(int backlog) {
     listeners_.push_back(lpcb);
   }
   state_ = State::kListening;
+  table_->WantTicks(id_);
   WatchReadable();
   return 0;
 }

@@ -171,7 +171,6 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   bool fin_to_app_ = false;     // We did shutdown(pair, SHUT_WR).
 
   // Application -> network.
-  std::vector<uint8_t> tx_buffer_;
   bool app_eof_ = false;
   bool waiting_for_sndbuf_ = false;
 
