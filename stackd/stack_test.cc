@@ -1455,6 +1455,132 @@ TEST_F(TcpSegmentCheckTest, AckOfUnsentDataAfterCloseGetsChallengeAck) {
   EXPECT_EQ(pcb->state, FIN_WAIT_1);
 }
 
+// SYN cookies (lwIP patch 0008) ---------------------------------------------
+
+class SynCookieTest : public StackTest {
+ protected:
+  void SetUp() override {
+    StackTest::SetUp();
+    Start(Ipv4Options());
+    LearnPeerIpv4();
+    tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+    ASSERT_EQ(tcp_bind(pcb, IP_ANY_TYPE, 7777), ERR_OK);
+    listener_ = tcp_listen_with_backlog(pcb, 1);
+    ASSERT_NE(listener_, nullptr);
+    tcp_arg(listener_, this);
+    tcp_accept(listener_, [](void* arg, tcp_pcb* newpcb, err_t err) -> err_t {
+      if (err != ERR_OK || newpcb == nullptr) return ERR_VAL;
+      static_cast<SynCookieTest*>(arg)->accepted_.push_back(newpcb);
+      return ERR_OK;
+    });
+  }
+  void TearDown() override {
+    for (tcp_pcb* pcb : accepted_) tcp_abort(pcb);
+    if (listener_ != nullptr) tcp_close(listener_);
+  }
+
+  // The peer's segment from `sport` to the listener, as a frame.
+  static Bytes Frame(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+                     const Bytes& options = {}) {
+    const Ip4 src = V4("10.42.0.1");
+    const Ip4 dst = V4("10.42.0.2");
+    Segment seg;
+    seg.sport = sport;
+    seg.dport = 7777;
+    seg.seq = seq;
+    seg.ack = ack;
+    seg.flags = flags;
+    seg.options = options;
+    return Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg)));
+  }
+
+  // Sends a SYN (MSS 1460, window scale 7) and returns the one SYN|ACK.
+  Bytes Syn(uint16_t sport, uint32_t isn) {
+    Send(Frame(sport, isn, 0, kTcpSyn, {2, 4, 0x05, 0xb4, 1, 3, 3, 7}));
+    std::vector<Bytes> sent = TakeSent();
+    EXPECT_EQ(sent.size(), 1u);
+    if (sent.size() != 1) return {};
+    Bytes tcp = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                           V4("10.42.0.1"), kProtoTcp);
+    EXPECT_EQ(tcp.size() >= 20 ? tcp[13] : 0, kTcpSyn | kTcpAck);
+    EXPECT_EQ(tcp.size() >= 12 ? Get32(tcp, 8) : 0, isn + 1);
+    return tcp;
+  }
+
+  // Options of a TCP segment, by kind.
+  static std::vector<uint8_t> OptionKinds(const Bytes& tcp) {
+    std::vector<uint8_t> kinds;
+    const size_t end = (tcp[12] >> 4) * 4;
+    for (size_t i = 20; i < end && i < tcp.size();) {
+      if (tcp[i] == 0) break;
+      if (tcp[i] == 1) {
+        ++i;
+        continue;
+      }
+      kinds.push_back(tcp[i]);
+      if (i + 1 >= tcp.size() || tcp[i + 1] < 2) break;
+      i += tcp[i + 1];
+    }
+    return kinds;
+  }
+
+  tcp_pcb* listener_ = nullptr;
+  std::vector<tcp_pcb*> accepted_;
+};
+
+TEST_F(SynCookieTest, FullBacklogAnswersWithCookieWhoseAckMakesTheConnection) {
+  // Fills the backlog of 1 with a half-open connection.
+  Bytes first = Syn(46001, 100);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(OptionKinds(first), (std::vector<uint8_t>{2, 3})) << "a kept SYN: MSS and WS";
+  // The next SYN gets a cookie: MSS only, no state.
+  Bytes cookie = Syn(46002, 5000);
+  ASSERT_FALSE(cookie.empty());
+  EXPECT_EQ(OptionKinds(cookie), (std::vector<uint8_t>{2})) << "a cookie carries no WS";
+  const uint32_t iss = Get32(cookie, 4);
+  // Its ACK completes the handshake (the half-open one makes room).
+  Send(Frame(46002, 5001, iss + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  EXPECT_EQ(accepted_[0]->state, ESTABLISHED);
+  EXPECT_EQ(accepted_[0]->remote_port, 46002);
+  EXPECT_EQ(accepted_[0]->snd_nxt, iss + 1);
+  EXPECT_EQ(accepted_[0]->rcv_nxt, 5001u);
+  EXPECT_EQ(accepted_[0]->mss, 1460);
+  TakeSent();
+  // The evicted half-open connection is gone: its ACK is reset.
+  const uint32_t first_iss = Get32(first, 4);
+  Send(Frame(46001, 101, first_iss + 1, kTcpAck));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes rst = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                         V4("10.42.0.1"), kProtoTcp);
+  EXPECT_EQ(rst[13], kTcpRst);
+  EXPECT_TRUE(accepted_.size() == 1);
+}
+
+TEST_F(SynCookieTest, WrongOrOldCookieIsReset) {
+  Syn(46011, 1);  // The backlog is full from here on.
+  auto expect_reset = [&](uint16_t sport, uint32_t seq, uint32_t ack) {
+    Send(Frame(sport, seq, ack, kTcpAck));
+    std::vector<Bytes> sent = TakeSent();
+    ASSERT_EQ(sent.size(), 1u);
+    Bytes rst = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                           V4("10.42.0.1"), kProtoTcp);
+    EXPECT_EQ(rst[13], kTcpRst);
+  };
+  const uint32_t wrong = Get32(Syn(46012, 7000), 4);
+  expect_reset(46012, 7001, wrong + 2);              // Not the cookie + 1.
+  expect_reset(46012, 7002, wrong + 1);              // Another peer ISN.
+  const uint32_t old = Get32(Syn(46013, 9000), 4);
+  fake_now_ms += 140'000;                             // Two clock periods later.
+  expect_reset(46013, 9001, old + 1);
+  EXPECT_TRUE(accepted_.empty());
+  // A fresh cookie still works after all that.
+  const uint32_t fresh = Get32(Syn(46014, 11000), 4);
+  Send(Frame(46014, 11001, fresh + 1, kTcpAck));
+  EXPECT_EQ(accepted_.size(), 1u);
+}
+
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {
   Start(Ipv4Options());
   LearnPeerIpv4();

@@ -25,6 +25,12 @@ const struct ip6_addr* stackd_nd6_get_gw(struct netif* netif,
 uint32_t stackd_tcp_isn(const struct ip_addr* local_ip, uint16_t local_port,
                         const struct ip_addr* remote_ip, uint16_t remote_port);
 
+// A SYN cookie's hash (lwIP patch 0008, RFC 4987 3.6; tcp_isn.cc): keyed
+// with the ISN secret over the connection, the peer's ISN and `counter`.
+uint32_t stackd_tcp_syncookie(const struct ip_addr* local_ip, uint16_t local_port,
+                              const struct ip_addr* remote_ip, uint16_t remote_port,
+                              uint32_t peer_isn, uint32_t counter);
+
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
 // is dropped (a challenge ACK may have been sent).
@@ -37,6 +43,9 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 #define LWIP_HOOK_ND6_GET_GW(netif, dest) stackd_nd6_get_gw(netif, dest)
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
   stackd_tcp_isn(local_ip, local_port, remote_ip, remote_port)
+#define LWIP_HOOK_TCP_SYNCOOKIE(local_ip, local_port, remote_ip, remote_port, peer_isn, \
+                                counter)                                              \
+  stackd_tcp_syncookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter)
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
   stackd_tcp_inpacket(pcb, hdr)
 

@@ -2,6 +2,8 @@
 // where M is a clock that ticks every 4 microseconds and F is SipHash-2-4
 // (libsodium's crypto_shorthash) keyed with a secret drawn at start. An
 // observer who sees one connection's ISN learns nothing of another's.
+// SYN cookies (lwIP patch 0008) hash under the same secret, with the
+// peer's ISN and a coarse clock instead of M.
 #include <sodium.h>
 
 #include <chrono>
@@ -41,27 +43,55 @@ unsigned char* PutAddress(unsigned char* out, const ip_addr_t* a) {
   return out + 17;
 }
 
-uint32_t TcpIsn(const ip_addr_t* local_ip, uint16_t local_port, const ip_addr_t* remote_ip,
-                uint16_t remote_port) {
-  unsigned char input[2 * 17 + 4];
-  unsigned char* at = PutAddress(input, local_ip);
+// SipHash-2-4 under the secret of: a tag, both addresses and ports, and
+// `extra` (up to 8 bytes).
+uint64_t HashConnection(unsigned char tag, const ip_addr_t* local_ip, uint16_t local_port,
+                        const ip_addr_t* remote_ip, uint16_t remote_port,
+                        const unsigned char* extra, size_t extra_len) {
+  unsigned char input[1 + 2 * 17 + 4 + 8] = {tag};
+  unsigned char* at = PutAddress(input + 1, local_ip);
   at = PutAddress(at, remote_ip);
   at[0] = static_cast<unsigned char>(local_port >> 8);
   at[1] = static_cast<unsigned char>(local_port);
   at[2] = static_cast<unsigned char>(remote_port >> 8);
   at[3] = static_cast<unsigned char>(remote_port);
+  at += 4;
+  std::memcpy(at, extra, extra_len);
+  at += extra_len;
   unsigned char hash[crypto_shorthash_BYTES];
-  crypto_shorthash(hash, input, sizeof(input), Secret().key);
-  uint32_t f;
-  std::memcpy(&f, hash, sizeof(f));
+  crypto_shorthash(hash, input, static_cast<unsigned long long>(at - input), Secret().key);
+  uint64_t out;
+  std::memcpy(&out, hash, sizeof(out));
+  return out;
+}
+
+uint32_t TcpIsn(const ip_addr_t* local_ip, uint16_t local_port, const ip_addr_t* remote_ip,
+                uint16_t remote_port) {
+  const auto f = static_cast<uint32_t>(
+      HashConnection('I', local_ip, local_port, remote_ip, remote_port, nullptr, 0));
   const auto now = std::chrono::steady_clock::now().time_since_epoch();
   const auto m = static_cast<uint32_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now).count() / 4);
   return m + f;
 }
 
+uint32_t TcpSynCookie(const ip_addr_t* local_ip, uint16_t local_port, const ip_addr_t* remote_ip,
+                      uint16_t remote_port, uint32_t peer_isn, uint32_t counter) {
+  unsigned char extra[8];
+  std::memcpy(extra, &peer_isn, 4);
+  std::memcpy(extra + 4, &counter, 4);
+  return static_cast<uint32_t>(HashConnection('C', local_ip, local_port, remote_ip, remote_port,
+                                              extra, sizeof(extra)));
+}
+
 }  // namespace
 }  // namespace stackd
+
+extern "C" uint32_t stackd_tcp_syncookie(const ip_addr_t* local_ip, uint16_t local_port,
+                                         const ip_addr_t* remote_ip, uint16_t remote_port,
+                                         uint32_t peer_isn, uint32_t counter) {
+  return stackd::TcpSynCookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter);
+}
 
 extern "C" uint32_t stackd_tcp_isn(const ip_addr_t* local_ip, uint16_t local_port,
                                    const ip_addr_t* remote_ip, uint16_t remote_port) {
