@@ -4,7 +4,7 @@
 // big-endian), handed to Stack::Input() in turn, with lwIP's fake clock
 // moved between them by the low bits of the length, so that timers
 // (reassembly, retransmission, ARP and ND) run too. The stack has IPv4 and
-// IPv6 addresses, a TCP listener that accepts and echoes, and a UDP socket
+// IPv6 addresses, a TCP listener (backlog 2) that accepts and echoes, and a UDP socket
 // that echoes, so that frames reach every layer. Anything lwIP asserts, or
 // the sanitizers see, is a finding.
 #include <cstddef>
@@ -66,7 +66,8 @@ stackd::Stack* TheStack() {
     if (!made.ok()) std::abort();
     tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
     tcp_bind(pcb, IP_ANY_TYPE, 7777);
-    pcb = tcp_listen(pcb);
+    // A backlog of 2: a few SYNs fill it, so SYN cookies are reached too.
+    pcb = tcp_listen_with_backlog(pcb, 2);
     tcp_accept(pcb, Accept);
     udp_pcb* udp = udp_new_ip_type(IPADDR_TYPE_ANY);
     udp_bind(udp, IP_ANY_TYPE, 9999);

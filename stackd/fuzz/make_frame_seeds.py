@@ -78,6 +78,12 @@ def seeds():
                  e(IPv6(src="fe80::1", dst=S6, hlim=255) /
                    ICMPv6ND_Redirect(tgt="fe80::2", dst=P6)),
                  ip6(ICMPv6PacketTooBig(mtu=1280) / IPv6(src=S6, dst=P6) / UDP())]
+    # Three SYNs fill the backlog of 2; the third gets a SYN cookie, whose
+    # ACK (the fuzzer finds the cookie) makes the connection.
+    yield "syn_cookie", [arp()] + [
+        ip4(TCP(sport=41000 + i, dport=7777, flags="S", seq=1000 * i,
+                options=[("MSS", 1460)])) for i in range(3)] + [
+        ip4(TCP(sport=41002, dport=7777, flags="A", seq=2001, ack=1))]
     yield "tcp4_sack", tcp4[:3] + [
         ip4(TCP(sport=40000, dport=7777, flags="A", seq=101, ack=1,
                 options=[("SAck", (1, 2))]))]
