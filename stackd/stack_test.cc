@@ -1455,6 +1455,66 @@ TEST_F(TcpSegmentCheckTest, AckOfUnsentDataAfterCloseGetsChallengeAck) {
   EXPECT_EQ(pcb->state, FIN_WAIT_1);
 }
 
+// Ephemeral ports (lwIP patch 0009) -------------------------------------------
+
+class EphemeralPortTest : public StackTest {
+ protected:
+  void TearDown() override {
+    for (tcp_pcb* pcb : pcbs_) tcp_abort(pcb);
+  }
+  // A new connection to 10.42.0.1:`port`; its local port, or 0 if lwIP
+  // found none (ERR_BUF).
+  uint16_t Connect(uint16_t port) {
+    tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+    ip_addr_t peer = IPADDR4_INIT_BYTES(10, 42, 0, 1);
+    const err_t err = tcp_connect(pcb, &peer, port, nullptr);
+    if (err != ERR_OK) {
+      EXPECT_EQ(err, ERR_BUF);
+      tcp_abort(pcb);
+      return 0;
+    }
+    pcbs_.push_back(pcb);
+    return pcb->local_port;
+  }
+  std::vector<tcp_pcb*> pcbs_;
+};
+
+// RFC 6056: consecutive connections to one destination do not get
+// consecutive ports (lwIP's counter gave +1 each time), and they stay in
+// Linux's range.
+TEST_F(EphemeralPortTest, PortsAreInLinuxsRangeAndNotSequential) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < 64; ++i) ports.push_back(Connect(80));
+  int steps_of_one = 0;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    EXPECT_GE(ports[i], 32768);
+    EXPECT_LT(ports[i], 61000);
+    if (i > 0 && ports[i] == ports[i - 1] + 1) ++steps_of_one;
+  }
+  EXPECT_LT(steps_of_one, 32) << "ports go up by one";
+  std::sort(ports.begin(), ports.end());
+  EXPECT_EQ(std::adjacent_find(ports.begin(), ports.end()), ports.end()) << "a port twice";
+  TakeSent();
+}
+
+// Connections to different destinations share local ports, as on Linux:
+// with every port of the range in use towards 10.42.0.1:80, a connection
+// to port 81 still gets one, and one more to port 80 fails at once.
+TEST_F(EphemeralPortTest, PortsAreSharedAcrossDestinationsUntilTheTupleIsTaken) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  constexpr int kRange = 61000 - 32768;
+  int made = 0;
+  for (int i = 0; i < kRange && Connect(80) != 0; ++i) ++made;
+  sent_.clear();
+  EXPECT_EQ(made, kRange) << "every port of the range, once";
+  EXPECT_EQ(Connect(80), 0) << "no port left for this four-tuple";
+  EXPECT_NE(Connect(81), 0) << "another destination shares the ports";
+  TakeSent();
+}
+
 // SYN cookies (lwIP patch 0008) ---------------------------------------------
 
 class SynCookieTest : public StackTest {

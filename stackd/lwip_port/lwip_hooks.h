@@ -31,6 +31,11 @@ uint32_t stackd_tcp_syncookie(const struct ip_addr* local_ip, uint16_t local_por
                               const struct ip_addr* remote_ip, uint16_t remote_port,
                               uint32_t peer_isn, uint32_t counter);
 
+// RFC 6056's per-destination offset for a connection's ephemeral port
+// (lwIP patch 0009; tcp_isn.cc): keyed with the ISN secret.
+uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_addr* remote_ip,
+                                uint16_t remote_port);
+
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
 // is dropped (a challenge ACK may have been sent).
@@ -46,6 +51,8 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 #define LWIP_HOOK_TCP_SYNCOOKIE(local_ip, local_port, remote_ip, remote_port, peer_isn, \
                                 counter)                                              \
   stackd_tcp_syncookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter)
+#define LWIP_HOOK_TCP_PORT_OFFSET(local_ip, remote_ip, remote_port) \
+  stackd_tcp_port_offset(local_ip, remote_ip, remote_port)
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
   stackd_tcp_inpacket(pcb, hdr)
 

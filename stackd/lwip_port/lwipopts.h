@@ -36,7 +36,8 @@
 //   hold dozens of peers on the link.
 // - Linux's defaults on the wire: TTL and hop limit 64 (IP_DEFAULT_TTL,
 //   LWIP_ICMP6_HL), an initial window of 10 segments (RFC 6928), an
-//   initial retransmission timeout of 1 s (RFC 6298).
+//   initial retransmission timeout of 1 s (RFC 6298), ephemeral ports
+//   32768-60999 chosen per RFC 6056 (lwIP patch 0009).
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -154,6 +155,13 @@ unsigned int stackd_lwip_rand(void);
 #define SO_REUSE_RXTOALL 1
 #define TCP_CALCULATE_EFF_SEND_MSS 1
 #define LWIP_TCP_RTO_TIME 1000
+// Ephemeral ports as Linux's net.ipv4.ip_local_port_range (32768 60999);
+// lwIP's END is the first port past the range.
+#define TCP_LOCAL_PORT_RANGE_START 0x8000
+#define TCP_LOCAL_PORT_RANGE_END 61000
+#define TCP_ENSURE_LOCAL_PORT_RANGE(port) \
+  ((u16_t)(TCP_LOCAL_PORT_RANGE_START +     \
+           (port) % (TCP_LOCAL_PORT_RANGE_END - TCP_LOCAL_PORT_RANGE_START)))
 #define LWIP_TCP_CALC_INITIAL_CWND(mss) ((tcpwnd_size_t)(10U * (mss)))
 
 // Name resolution is done by the client library, not by lwIP.

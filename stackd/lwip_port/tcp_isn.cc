@@ -3,7 +3,8 @@
 // (libsodium's crypto_shorthash) keyed with a secret drawn at start. An
 // observer who sees one connection's ISN learns nothing of another's.
 // SYN cookies (lwIP patch 0008) hash under the same secret, with the
-// peer's ISN and a coarse clock instead of M.
+// peer's ISN and a coarse clock instead of M, and so does the
+// per-destination offset of ephemeral ports (RFC 6056 3.3.3, patch 0009).
 #include <sodium.h>
 
 #include <chrono>
@@ -56,7 +57,7 @@ uint64_t HashConnection(unsigned char tag, const ip_addr_t* local_ip, uint16_t l
   at[2] = static_cast<unsigned char>(remote_port >> 8);
   at[3] = static_cast<unsigned char>(remote_port);
   at += 4;
-  std::memcpy(at, extra, extra_len);
+  if (extra_len != 0) std::memcpy(at, extra, extra_len);
   at += extra_len;
   unsigned char hash[crypto_shorthash_BYTES];
   crypto_shorthash(hash, input, static_cast<unsigned long long>(at - input), Secret().key);
@@ -84,8 +85,19 @@ uint32_t TcpSynCookie(const ip_addr_t* local_ip, uint16_t local_port, const ip_a
                                               extra, sizeof(extra)));
 }
 
+uint32_t TcpPortOffset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,
+                       uint16_t remote_port) {
+  return static_cast<uint32_t>(
+      HashConnection('P', local_ip, 0, remote_ip, remote_port, nullptr, 0));
+}
+
 }  // namespace
 }  // namespace stackd
+
+extern "C" uint32_t stackd_tcp_port_offset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,
+                                           uint16_t remote_port) {
+  return stackd::TcpPortOffset(local_ip, remote_ip, remote_port);
+}
 
 extern "C" uint32_t stackd_tcp_syncookie(const ip_addr_t* local_ip, uint16_t local_port,
                                          const ip_addr_t* remote_ip, uint16_t remote_port,
