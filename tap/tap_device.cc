@@ -26,6 +26,10 @@ namespace stackd::tap {
 namespace {
 
 constexpr int kCreatedMtu = 65520;
+// Frames the kernel queues for stackd on the TAP (its txqueuelen; the
+// kernel's default is 1000). A burst over 10,000 connections overflowed
+// 1000 and the lost segments waited for retransmission timers.
+constexpr int kMinTxQueueLen = 10000;
 constexpr char kNamePattern[] = "stackd%d";
 constexpr char kNetnsDir[] = "/var/run/netns/";
 
@@ -142,6 +146,13 @@ absl::StatusOr<int> ConfigureInterface(const std::string& ifname, int mtu) {
       const int err = errno;
       return SysError(err, absl::StrCat("set MTU ", mtu, " on ", ifname),
                       NetAdminHint(err));
+    }
+  }
+  if (ioctl(sock, SIOCGIFTXQLEN, &ifr) == 0 && ifr.ifr_qlen < kMinTxQueueLen) {
+    ifr.ifr_qlen = kMinTxQueueLen;
+    if (ioctl(sock, SIOCSIFTXQLEN, &ifr) != 0) {
+      const int err = errno;
+      return SysError(err, absl::StrCat("set txqueuelen of ", ifname), NetAdminHint(err));
     }
   }
   if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {

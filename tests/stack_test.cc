@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -144,6 +146,17 @@ TEST_F(StackTest, GetStackReportsPathTapAndAddresses) {
   EXPECT_THAT(lines, Contains(absl::StrCat("address=", bed_->tap_name(), " ",
                                            kStackIp6, "/", kIp6PrefixLength)))
       << r.out;
+}
+
+// A burst over thousands of connections must not overflow the kernel's
+// queue of frames for stackd (its default of 1000 did).
+TEST_F(StackTest, TapQueueHoldsTenThousandFrames) {
+  // ip netns exec mounts the bed's own /sys.
+  CommandResult r = bed_->Run(absl::StrCat("cat /sys/class/net/", bed_->tap_name(), "/tx_queue_len"));
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  int qlen = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.out), &qlen)) << r.out;
+  EXPECT_GE(qlen, 10000);
 }
 
 TEST_F(StackTest, SigtermExitsZeroAndRemovesEndpointsAndTap) {
