@@ -195,10 +195,14 @@ class Daemon : public admin::AdminBackend {
   }
 
   const StackConfig& config_;
-  asio::io_context io_;
   std::unique_ptr<PathSocket> path_;
   std::unique_ptr<tap::TapDevice> tap_;
   std::unique_ptr<Stack> stack_;
+  // Destroyed after everything that uses it but before the stack: its
+  // pending handlers own sockets (shared_ptr), which outlive sockets_ until
+  // then. Destroying the stack aborts every PCB still attached, and a live
+  // socket's tcp_err callback would call into the destroyed SocketTable.
+  asio::io_context io_;
   asio::posix::stream_descriptor tap_io_;
   asio::steady_timer timer_;
   asio::signal_set signals_;
