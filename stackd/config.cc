@@ -79,6 +79,9 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
           "--max-calls-per-uid: '", value, "' must be a number from 1 to 4096"));
     }
     config.max_calls_per_uid = calls;
+  } else if (name == "user") {
+    if (value.empty()) return absl::InvalidArgumentError("--user: needs a user name");
+    config.user = std::string(value);
   } else if (name == "mac") {
     auto mac = MacAddress::Parse(value);
     if (!mac.ok()) return FlagError(name, mac.status());
@@ -273,6 +276,9 @@ at the Unix socket PATH (for example /dev/net/mynet).
   --max-calls-per-uid=N
                     control calls served at once for one user (default 256;
                     more get ENOBUFS)
+  --user=NAME       who stackd becomes once its TAP and sockets are made
+                    (default nobody; root keeps root), with no capabilities,
+                    no_new_privs and a seccomp filter in any case
   -v, --verbose     more log lines (repeat for per-packet detail)
   -h, --help        this text
 )";

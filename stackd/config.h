@@ -56,6 +56,8 @@ struct StackConfig {
   int unprivileged_port_start = 1024;
   // Control connections (concurrent calls) served per uid.
   int max_calls_per_uid = 256;
+  // Who stackd becomes once its TAP and sockets are made ("root": stay).
+  std::string user = "nobody";
 };
 
 // What ParseCommandLine found: either a configuration to run, or a request

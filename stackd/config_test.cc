@@ -56,11 +56,15 @@ TEST(ParseCommandLineTest, DefaultsWithOnlyPath) {
   EXPECT_TRUE(c.search_domains.empty());
   EXPECT_EQ(c.unprivileged_port_start, 1024);
   EXPECT_EQ(c.max_calls_per_uid, 256);
+  EXPECT_EQ(c.user, "nobody");
 }
 
 TEST(ParseCommandLineTest, AccessPolicyFlags) {
-  auto cl = Parse({"/dev/net/x", "--unprivileged-port-start=0", "--max-calls-per-uid=16"});
+  auto cl = Parse({"/dev/net/x", "--unprivileged-port-start=0", "--max-calls-per-uid=16",
+                   "--user=daemon"});
   ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.user, "daemon");
+  EXPECT_EQ(CodeOf({"/dev/net/x", "--user="}), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(cl->config.unprivileged_port_start, 0);
   EXPECT_EQ(cl->config.max_calls_per_uid, 16);
   for (const char* bad : {"--unprivileged-port-start=-1", "--unprivileged-port-start=65537",

@@ -1,6 +1,7 @@
 #include "stackd/daemon.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,13 +15,17 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "stackd/admin/admin_service.h"
 #include "stackd/control/path_socket.h"
+#include "stackd/root_helper.h"
 #include "stackd/log.h"
+#include "stackd/sandbox.h"
 #include "stackd/sockets/control_server.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/stack.h"
@@ -137,6 +142,8 @@ class Daemon : public admin::AdminBackend {
     if (!server.ok()) return server.status();
     admin_server_ = std::move(*server);
 
+    if (absl::Status status = Confine(); !status.ok()) return status;
+
     rx_buffer_.resize(static_cast<size_t>(tap_->mtu()) + 64);
     WaitForFrames();
     ArmTimer();
@@ -160,10 +167,33 @@ class Daemon : public admin::AdminBackend {
     if (stopper.joinable()) stopper.join();
     admin_server_->Shutdown();
     admin_server_->Wait();
+    if (root_helper_) root_helper_->Finish();
     return absl::OkStatus();
   }
 
  private:
+  // Everything stackd needs root for is done: become config_.user (unless
+  // "root"), with a root helper for the pairs' buffers and for removing
+  // PATH and PATH.grpc at the end, and confine the system calls.
+  absl::Status Confine() {
+    if (config_.user != "root" && geteuid() == 0) {
+      std::vector<std::string> endpoints = {config_.path};
+      if (absl::StartsWith(config_.grpc_endpoint, "unix:")) {
+        endpoints.push_back(config_.grpc_endpoint.substr(5));
+      }
+      auto helper = RootHelper::Start(endpoints);
+      if (!helper.ok()) return helper.status();
+      root_helper_.emplace(std::move(*helper));
+      sockets_->set_pair_maker([this](int type, int buffer_bytes, int fds[2]) {
+        return root_helper_->MakePair(type, buffer_bytes, fds);
+      });
+      if (absl::Status status = DropPrivileges(config_.user); !status.ok()) return status;
+    } else if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      return absl::ErrnoToStatus(errno, "set no_new_privs");
+    }
+    return ConfineSystemCalls();
+  }
+
   void WaitForFrames() {
     tap_io_.async_wait(asio::posix::stream_descriptor::wait_read,
                        [this](const boost::system::error_code& error) {
@@ -208,6 +238,7 @@ class Daemon : public admin::AdminBackend {
   asio::signal_set signals_;
   std::vector<uint8_t> rx_buffer_;
   StackIdentity identity_;
+  std::optional<RootHelper> root_helper_;
   admin::AdminService admin_service_;
   std::unique_ptr<grpc::Server> admin_server_;
   // Declared last: sockets go before the stack they live on.

@@ -3,8 +3,12 @@
 // server reflection only. Also how stackd refuses bad command lines and
 // endpoints that are taken, and what it leaves behind when it stops.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -26,6 +30,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 // ping -c3 -W2 takes about 2 s when answered and at most ~4 s when not.
@@ -195,18 +200,63 @@ TEST_F(StackTest, RefusesSecondStackdOnLivePath) {
   EXPECT_EQ(list.exit_code, 0) << Describe(list);
 }
 
-TEST_F(StackTest, ReplacesStaleSocketOfKilledStackd) {
+// stackd drops root: its root helper removes PATH and PATH.grpc even after
+// kill -9, within 2 s.
+TEST_F(StackTest, EndpointsOfAKilledStackdAreRemovedByItsRootHelper) {
   absl::StatusOr<int> code = bed_->StopStackd(SIGKILL);
   ASSERT_TRUE(code.ok()) << code.status();
   ASSERT_EQ(*code, 128 + SIGKILL);
-  ASSERT_TRUE(Exists(bed_->stack_path())) << "kill -9 left no socket file";
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while ((Exists(bed_->stack_path()) || Exists(bed_->grpc_path())) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_FALSE(Exists(bed_->stack_path()));
+  EXPECT_FALSE(Exists(bed_->grpc_path()));
 
+  absl::Status started = bed_->StartStackd();
+  ASSERT_TRUE(started.ok()) << started;
+  CommandResult ping = Ping(kStackIp4);
+  EXPECT_EQ(ping.exit_code, 0) << Describe(ping) << bed_->StackdLog();
+}
+
+// A socket file nobody serves (its stackd and root helper both gone) is
+// replaced by the next stackd.
+TEST_F(StackTest, ReplacesStaleSocketFiles) {
+  ASSERT_TRUE(bed_->StopStackd(SIGTERM).ok());
+  for (const std::string& path : {bed_->stack_path(), bed_->grpc_path()}) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << path;
+    close(fd);  // The file stays; nothing listens on it.
+  }
   absl::Status started = bed_->StartStackd();
   ASSERT_TRUE(started.ok()) << started;
   CommandResult ping = Ping(kStackIp4);
   EXPECT_EQ(ping.exit_code, 0) << Describe(ping) << bed_->StackdLog();
   CommandResult list = ReflectionClient({bed_->grpc_endpoint(), "list"});
   EXPECT_EQ(list.exit_code, 0) << Describe(list);
+}
+
+// Once serving, stackd is nobody, with no capability, no_new_privs and a
+// seccomp filter (/proc/PID/status), while the other tests pass through it.
+TEST_F(StackTest, ServesAsNobodyWithoutCapabilitiesUnderSeccomp) {
+  std::ifstream in(absl::StrCat("/proc/", bed_->stackd_pid(), "/status"));
+  std::string status((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> lines = NonEmptyLines(status);
+  EXPECT_THAT(lines, Contains("Uid:\t65534\t65534\t65534\t65534")) << status;
+  EXPECT_THAT(lines, Contains("Gid:\t65534\t65534\t65534\t65534")) << status;
+  EXPECT_THAT(lines, Contains("CapEff:\t0000000000000000")) << status;
+  EXPECT_THAT(lines, Contains("CapPrm:\t0000000000000000")) << status;
+  EXPECT_THAT(lines, Contains("CapBnd:\t0000000000000000")) << status;
+  EXPECT_THAT(lines, Contains("NoNewPrivs:\t1")) << status;
+  EXPECT_THAT(lines, Contains("Seccomp:\t2")) << status;
+  // And it still serves.
+  CommandResult ping = Ping(kStackIp4);
+  EXPECT_EQ(ping.exit_code, 0) << Describe(ping) << bed_->StackdLog();
+  EXPECT_THAT(bed_->StackdLog(), Not(HasSubstr("seccomp refused")));
 }
 
 // A namespace and a temp dir, but no stackd: for command lines that stackd

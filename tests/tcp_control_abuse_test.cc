@@ -528,6 +528,14 @@ TEST_F(TcpControlAbuseTest, IdleControlConnectionsOfOneUserDenyNoOtherUser) {
 // stackd out of file descriptors: the clients it cannot take are answered
 // EMFILE, it does not spin, and it serves again once fds are free.
 TEST_F(TcpControlAbuseTest, RunningOutOfFdsTurnsClientsAwayWithoutSpinning) {
+  // prlimit(1) on another user's process needs CAP_SYS_RESOURCE, which root
+  // lacks in some containers: this stackd stays root, like its caller.
+  bed_.reset();
+  Testbed::Options options;
+  options.extra_stackd_flags = {"--user=root"};
+  absl::StatusOr<std::unique_ptr<Testbed>> bed = Testbed::Create(options);
+  ASSERT_TRUE(bed.ok()) << bed.status();
+  bed_ = *std::move(bed);
   const pid_t stackd = bed_->stackd_pid();
   CommandResult limit = RunArgv(
       {"prlimit", absl::StrCat("--pid=", stackd), "--nofile=128:128"}, absl::Seconds(10));

@@ -34,7 +34,14 @@ SocketTable::~SocketTable() = default;
 
 int SocketTable::NewPair(Pair* out, int type) {
   int fds[2];
-  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) return errno;
+  if (pair_maker_) {
+    if (int error = pair_maker_(type, kPairBufferBytes, fds)) return error;
+  } else {
+    if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) return errno;
+    int size = kPairBufferBytes;
+    setsockopt(fds[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+    setsockopt(fds[0], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+  }
   // The name carries a random nonce, not the socket's id: a name that can
   // be guessed can be bound first by anyone on the host, and every new
   // socket of the stack would then fail. A collision (with a squatter's
@@ -64,9 +71,6 @@ int SocketTable::NewPair(Pair* out, int type) {
     close(fds[1]);
     return error;
   }
-  int size = kPairBufferBytes;
-  setsockopt(fds[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
-  setsockopt(fds[0], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
   out->stack_fd = fds[0];
   out->app_fd = fds[1];
   out->app_ino = st.st_ino;

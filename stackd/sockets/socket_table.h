@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ class SocketTable {
     ino_t app_ino = 0;
   };
   int NewPair(Pair* out, int type = SOCK_STREAM);
+
+  // Makes socketpairs for NewPair() when stackd may not raise their
+  // buffers itself (RootHelper::MakePair); by default, socketpair(2) here.
+  using PairMaker = std::function<int(int type, int buffer_bytes, int fds[2])>;
+  void set_pair_maker(PairMaker maker) { pair_maker_ = std::move(maker); }
   uint64_t NextId() { return next_id_++; }
 
   void Add(std::shared_ptr<Socket> socket, ino_t app_ino);
@@ -77,6 +83,7 @@ class SocketTable {
   const std::string stack_path_;
   uint64_t next_id_ = 1;
   std::set<uint64_t> ticking_;
+  PairMaker pair_maker_;
   size_t removed_since_trim_ = 0;
   std::map<uint64_t, Entry> sockets_;
   std::map<ino_t, uint64_t> by_inode_;
