@@ -322,6 +322,14 @@ Bytes Icmp6EchoBody(uint16_t id, uint16_t seq, const Bytes& data) {
 
 Bytes Text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
+// `seg` from the peer (10.42.0.1) to the stack (10.42.0.2), as a frame.
+Bytes PeerTcpFrame(const Segment& seg) {
+  const Ip4 src = V4("10.42.0.1");
+  const Ip4 dst = V4("10.42.0.2");
+  return Ethernet(kStackMac, kPeerMac, kEtherIpv4,
+                  Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg)));
+}
+
 // The fake clock --------------------------------------------------------------
 
 // Only moves forward, across tests too: lwIP's timer list lives as long as
@@ -1205,7 +1213,7 @@ TEST_F(StackTest, AckToClosedPortGetsPlainReset) {
     seg.ack = ack;
     seg.flags = flags;
     seg.payload = Text(data);
-    Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg))));
+    Send(PeerTcpFrame(seg));
     std::vector<Bytes> sent = TakeSent();
     EXPECT_EQ(sent.size(), 1u);
     if (sent.size() != 1) return Bytes();
@@ -1229,7 +1237,7 @@ TEST_F(StackTest, AckToClosedPortGetsPlainReset) {
   seg.seq = 9;
   seg.ack = 4242;
   seg.flags = kTcpAck;
-  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg))));
+  Send(PeerTcpFrame(seg));
   std::vector<Bytes> sent = TakeSent();
   ASSERT_EQ(sent.size(), 1u);
   rst = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), dst, src, kProtoTcp);
@@ -1283,8 +1291,6 @@ class AcceptedConnection {
 
   // The peer's segment to the listener's port, as a frame.
   static Bytes Frame(uint32_t seq, uint32_t ack, uint8_t flags, const std::string& data = "") {
-    const Ip4 src = V4("10.42.0.1");
-    const Ip4 dst = V4("10.42.0.2");
     Segment seg;
     seg.sport = kPeerPort;
     seg.dport = 7777;
@@ -1292,8 +1298,7 @@ class AcceptedConnection {
     seg.ack = ack;
     seg.flags = flags;
     seg.payload = Text(data);
-    return Ethernet(kStackMac, kPeerMac, kEtherIpv4,
-                    Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg)));
+    return PeerTcpFrame(seg);
   }
 
   tcp_pcb* pcb() const { return pcb_; }
@@ -1542,8 +1547,6 @@ class SynCookieTest : public StackTest {
   // The peer's segment from `sport` to the listener, as a frame.
   static Bytes Frame(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
                      const Bytes& options = {}) {
-    const Ip4 src = V4("10.42.0.1");
-    const Ip4 dst = V4("10.42.0.2");
     Segment seg;
     seg.sport = sport;
     seg.dport = 7777;
@@ -1551,7 +1554,7 @@ class SynCookieTest : public StackTest {
     seg.ack = ack;
     seg.flags = flags;
     seg.options = options;
-    return Ethernet(kStackMac, kPeerMac, kEtherIpv4, Ipv4(src, dst, kProtoTcp, TcpBytes(src, dst, seg)));
+    return PeerTcpFrame(seg);
   }
 
   // Sends a SYN (MSS 1460, window scale 7) and returns the one SYN|ACK.
