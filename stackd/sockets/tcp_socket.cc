@@ -205,6 +205,13 @@ err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
     pbuf_free(p);
     return ERR_OK;
   }
+  // Linux acknowledges the first segments of a connection at once
+  // (quick-ack mode, up to TCP_MAX_QUICKACKS) instead of after the delayed
+  // ACK timer: a peer waiting on its initial window is not held up.
+  if (self->quick_acks_left_ > 0) {
+    --self->quick_acks_left_;
+    tcp_ack_now(pcb);
+  }
   self->rx_queue_.push_back(p);
   self->rx_queued_ += p->tot_len;
   self->FlushToApp();

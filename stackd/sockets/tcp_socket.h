@@ -167,6 +167,7 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   size_t rx_offset_ = 0;  // Into rx_queue_.front().
   uint64_t rx_queued_ = 0;
   bool remote_fin_ = false;
+  int quick_acks_left_ = 16;  // Linux's TCP_MAX_QUICKACKS.
   bool app_read_shut_ = false;  // shutdown(SHUT_RD): drop what arrives.
   bool fin_to_app_ = false;     // We did shutdown(pair, SHUT_WR).
 
