@@ -147,6 +147,7 @@ int Receive(int fd, int64_t deadline_ms, bool passcred, Response* response,
   iovec iov{buffer.get(), kMaxMessageBytes};
   msghdr msg{};
   ssize_t n;
+  bool reset_seen = false;
   for (;;) {
     const int64_t left = deadline_ms - NowMs();
     if (left <= 0) return ETIMEDOUT;
@@ -162,7 +163,13 @@ int Receive(int fd, int64_t deadline_ms, bool passcred, Response* response,
     n = libc::RecvMsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n >= 0) break;
     if (errno == EINTR || errno == EAGAIN) continue;
-    if (errno == ECONNRESET) return ECONNRESET;
+    if (errno == ECONNRESET) {
+      // The stack hung up with our request unread (it turned us away):
+      // the reset comes first, then the answer it left, if any.
+      if (reset_seen) return ECONNRESET;
+      reset_seen = true;
+      continue;
+    }
     return errno;
   }
   int fds[kMaxReceivedFds * 2];

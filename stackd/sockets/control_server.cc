@@ -457,6 +457,11 @@ void ControlServer::Refuse(int fd, int error) {
   response.set_error(error);
   std::string bytes = response.SerializeAsString();
   send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  // A request left unread would make the client's next receive fail with
+  // ECONNRESET before it sees the answer.
+  char sink[256];
+  while (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+  }
   close(fd);
 }
 
