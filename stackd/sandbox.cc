@@ -48,7 +48,7 @@ constexpr const char* kAllowed[] = {
     // Threads and signals.
     "clone", "clone3", "set_robust_list", "rseq", "set_tid_address", "exit", "exit_group",
     "gettid", "getpid", "getppid", "tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
-    "sigaltstack", "sched_getaffinity", "arch_prctl",
+    "sigaltstack", "sched_getaffinity", "sched_getparam", "sched_getscheduler", "arch_prctl",
     // Time, identity, limits, randomness.
     "clock_gettime", "clock_getres", "gettimeofday", "getrandom", "getuid", "geteuid", "getgid",
     "getegid", "getresuid", "getresgid", "prlimit64", "getrlimit", "uname", "sysinfo",
