@@ -21,18 +21,18 @@ struct tcp_hdr;
 const struct ip6_addr* stackd_nd6_get_gw(struct netif* netif,
                                          const struct ip6_addr* dest);
 
-// The initial sequence number of a new connection (RFC 6528; tcp_isn.cc).
+// The initial sequence number of a new connection (RFC 6528; tcp_keyed_hash.cc).
 uint32_t stackd_tcp_isn(const struct ip_addr* local_ip, uint16_t local_port,
                         const struct ip_addr* remote_ip, uint16_t remote_port);
 
-// A SYN cookie's hash (lwIP patch 0008, RFC 4987 3.6; tcp_isn.cc): keyed
+// A SYN cookie's hash (lwIP patch 0008, RFC 4987 3.6; tcp_keyed_hash.cc): keyed
 // with the ISN secret over the connection, the peer's ISN and `counter`.
 uint32_t stackd_tcp_syncookie(const struct ip_addr* local_ip, uint16_t local_port,
                               const struct ip_addr* remote_ip, uint16_t remote_port,
                               uint32_t peer_isn, uint32_t counter);
 
 // RFC 6056's per-destination offset for a connection's ephemeral port
-// (lwIP patch 0009; tcp_isn.cc): keyed with the ISN secret.
+// (lwIP patch 0009; tcp_keyed_hash.cc): keyed with the ISN secret.
 uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_addr* remote_ip,
                                 uint16_t remote_port);
 

@@ -1,3 +1,6 @@
+// The TCP numbers an attacker must not guess, all from one keyed hash
+// (SipHash-2-4 over a connection's addresses and ports) under one secret:
+//
 // Initial sequence numbers as RFC 6528 asks: ISN = M + F(4-tuple, secret),
 // where M is a clock that ticks every 4 microseconds and F is SipHash-2-4
 // (libsodium's crypto_shorthash) keyed with a secret drawn at start. An
