@@ -15,6 +15,9 @@ namespace stackd::client {
 
 inline constexpr size_t kAcceptRecordBytes = 128;
 inline constexpr uint16_t kAcceptRecordVersion = 1;
+// A record of version 0 with no fd: the listener was shut down; accept()
+// fails with EINVAL. stackd sends a few, to wake every blocked accept.
+inline constexpr uint16_t kAcceptRecordEnd = 0;
 
 // Parses one record of `size` bytes at `data` into *out. Returns 0, or
 // EPROTO: `size` is not kAcceptRecordBytes, the version is not 1, N runs

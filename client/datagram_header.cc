@@ -1,6 +1,8 @@
 #include "client/datagram_header.h"
 
 #include <netinet/in.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include <cerrno>
 #include <cstring>
@@ -67,6 +69,13 @@ void EncodeDatagramHeader(const DatagramHeader& h,
   StoreBe32(out + 12, h.ifindex);
   std::memcpy(out + 16, h.peer, 16);
   std::memcpy(out + 32, h.local, 16);
+  out[48] = h.more_flags;
+  out[49] = h.ttl;
+  out[50] = h.tos;
+  out[52] = static_cast<uint8_t>(h.local_port >> 8);
+  out[53] = static_cast<uint8_t>(h.local_port);
+  StoreBe32(out + 56, static_cast<uint32_t>(h.time_ns >> 32));
+  StoreBe32(out + 60, static_cast<uint32_t>(h.time_ns));
 }
 
 bool DecodeDatagramHeader(const uint8_t* in, size_t len, DatagramHeader* out) {
@@ -83,6 +92,11 @@ bool DecodeDatagramHeader(const uint8_t* in, size_t len, DatagramHeader* out) {
   out->ifindex = LoadBe32(in + 12);
   std::memcpy(out->peer, in + 16, 16);
   std::memcpy(out->local, in + 32, 16);
+  out->more_flags = in[48];
+  out->ttl = in[49];
+  out->tos = in[50];
+  out->local_port = static_cast<uint16_t>((in[52] << 8) | in[53]);
+  out->time_ns = (uint64_t{LoadBe32(in + 56)} << 32) | LoadBe32(in + 60);
   return true;
 }
 
@@ -155,27 +169,70 @@ size_t DatagramControl(const DatagramHeader& h, void* control,
   if (control == nullptr) control_len = 0;
   auto* out = static_cast<uint8_t*>(control);
   size_t used = 0;
+  auto put = [&](int level, int type, const void* data, size_t len) {
+    if (!PutControl(level, type, data, len, out, control_len, &used)) *truncated = true;
+  };
+  if ((h.flags & kDatagramFlagTimestamp) != 0) {
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(h.time_ns / 1000000000);
+    tv.tv_usec = static_cast<suseconds_t>((h.time_ns % 1000000000) / 1000);
+    put(SOL_SOCKET, SCM_TIMESTAMP, &tv, sizeof(tv));
+  }
+  if ((h.more_flags & kDatagramMoreTimestampNs) != 0) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(h.time_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(h.time_ns % 1000000000);
+    put(SOL_SOCKET, SCM_TIMESTAMPNS, &ts, sizeof(ts));
+  }
   // The local address as IPv4, if it is one (IPv4-mapped on an AF_INET6
   // socket).
   const bool local4 = h.local_family == AF_INET ||
                       (h.local_family == AF_INET6 && IsV4Mapped(h.local));
-  if ((h.flags & kDatagramFlagPktInfo) != 0 && local4) {
-    in_pktinfo info{};
-    info.ipi_ifindex = static_cast<int>(h.ifindex);
-    std::memcpy(&info.ipi_addr, h.local_family == AF_INET ? h.local : h.local + 12, 4);
-    info.ipi_spec_dst = info.ipi_addr;
-    if (!PutControl(IPPROTO_IP, IP_PKTINFO, &info, sizeof(info), out,
-                    control_len, &used)) {
-      *truncated = true;
-    }
-  }
+  const uint8_t* local4_bytes = h.local_family == AF_INET ? h.local : h.local + 12;
   if ((h.flags & kDatagramFlagPktInfo6) != 0 && h.local_family == AF_INET6) {
     in6_pktinfo info{};
     std::memcpy(&info.ipi6_addr, h.local, 16);
     info.ipi6_ifindex = h.ifindex;
-    if (!PutControl(IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof(info), out,
-                    control_len, &used)) {
-      *truncated = true;
+    put(IPPROTO_IPV6, IPV6_PKTINFO, &info, sizeof(info));
+  }
+  if (local4) {
+    if ((h.flags & kDatagramFlagPktInfo) != 0) {
+      in_pktinfo info{};
+      info.ipi_ifindex = static_cast<int>(h.ifindex);
+      std::memcpy(&info.ipi_addr, local4_bytes, 4);
+      info.ipi_spec_dst = info.ipi_addr;
+      put(IPPROTO_IP, IP_PKTINFO, &info, sizeof(info));
+    }
+    if ((h.flags & kDatagramFlagTtl) != 0) {
+      const int ttl = h.ttl;
+      put(IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl));
+    }
+    if ((h.flags & kDatagramFlagTos) != 0) {
+      const uint8_t tos = h.tos;  // one byte, as Linux's ip_cmsg_recv_tos
+      put(IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    }
+    if ((h.more_flags & kDatagramMoreOrigDst) != 0) {
+      sockaddr_in dst{};
+      dst.sin_family = AF_INET;
+      dst.sin_port = htons(h.local_port);
+      std::memcpy(&dst.sin_addr, local4_bytes, 4);
+      put(IPPROTO_IP, IP_ORIGDSTADDR, &dst, sizeof(dst));
+    }
+  } else if (h.local_family == AF_INET6) {
+    if ((h.flags & kDatagramFlagHopLimit) != 0) {
+      const int hops = h.ttl;
+      put(IPPROTO_IPV6, IPV6_HOPLIMIT, &hops, sizeof(hops));
+    }
+    if ((h.flags & kDatagramFlagTclass) != 0) {
+      const int tclass = h.tos;
+      put(IPPROTO_IPV6, IPV6_TCLASS, &tclass, sizeof(tclass));
+    }
+    if ((h.more_flags & kDatagramMoreOrigDst6) != 0) {
+      sockaddr_in6 dst{};
+      dst.sin6_family = AF_INET6;
+      dst.sin6_port = htons(h.local_port);
+      std::memcpy(&dst.sin6_addr, h.local, 16);
+      put(IPPROTO_IPV6, IPV6_ORIGDSTADDR, &dst, sizeof(dst));
     }
   }
   return used;

@@ -3,13 +3,16 @@
 // on the application's end of the pair: pure conversions between them and
 // the socket addresses, control messages and limits programs see.
 //
-// Layout (48 bytes; multi-byte fields in network order):
-//   0 version (1)   1 flags   2 peer family   3 local family
+// Layout (64 bytes; multi-byte fields in network order):
+//   0 version (2)   1 flags   2 peer family   3 local family
 //   4 peer port (2)           6 error (2)
 //   8 peer scope id (4)      12 interface index (4)
 //  16 peer address (16)      32 local address (16)
+//  48 more flags    49 TTL / hop limit   50 TOS / traffic class   51 0
+//  52 local port (2)         54 0 (2)
+//  56 arrival time (8): nanoseconds since the epoch (CLOCK_REALTIME)
 // An IPv4 address fills the first 4 bytes of its field. Families are 0
-// (none), AF_INET or AF_INET6.
+// (none), AF_INET or AF_INET6. stackd and the library both use this file.
 #ifndef CLIENT_DATAGRAM_HEADER_H_
 #define CLIENT_DATAGRAM_HEADER_H_
 
@@ -21,11 +24,23 @@
 
 namespace stackd::client {
 
-inline constexpr size_t kDatagramHeaderBytes = 48;
-inline constexpr uint8_t kDatagramVersion = 1;
-// stackd -> application: the socket asked for IP_PKTINFO / IPV6_PKTINFO.
+inline constexpr size_t kDatagramHeaderBytes = 64;
+inline constexpr uint8_t kDatagramVersion = 2;
+// stackd -> application: the control messages the socket asked for, each
+// made from the header's fields: IP_PKTINFO / IPV6_PKTINFO (local address,
+// interface), IP_TTL / IPV6_HOPLIMIT (ttl), IP_TOS / IPV6_TCLASS (tos),
+// SO_TIMESTAMP (arrival time); in `more_flags` SO_TIMESTAMPNS and
+// IP_ORIGDSTADDR / IPV6_ORIGDSTADDR (local address and port).
 inline constexpr uint8_t kDatagramFlagPktInfo = 0x01;
 inline constexpr uint8_t kDatagramFlagPktInfo6 = 0x02;
+inline constexpr uint8_t kDatagramFlagTtl = 0x04;
+inline constexpr uint8_t kDatagramFlagTos = 0x08;
+inline constexpr uint8_t kDatagramFlagHopLimit = 0x10;
+inline constexpr uint8_t kDatagramFlagTclass = 0x20;
+inline constexpr uint8_t kDatagramFlagTimestamp = 0x40;
+inline constexpr uint8_t kDatagramMoreTimestampNs = 0x01;
+inline constexpr uint8_t kDatagramMoreOrigDst = 0x02;
+inline constexpr uint8_t kDatagramMoreOrigDst6 = 0x04;
 // stackd -> application: not a datagram but an error for the next receive
 // call (`error`, e.g. ECONNREFUSED).
 inline constexpr uint8_t kDatagramFlagError = 0x80;
@@ -45,6 +60,11 @@ struct DatagramHeader {
   uint32_t ifindex = 0;
   uint8_t peer[16] = {};
   uint8_t local[16] = {};
+  uint8_t more_flags = 0;
+  uint8_t ttl = 0;   // of the IP header that carried the datagram
+  uint8_t tos = 0;
+  uint16_t local_port = 0;  // Host order here.
+  uint64_t time_ns = 0;
 };
 
 void EncodeDatagramHeader(const DatagramHeader& header,
@@ -70,9 +90,13 @@ size_t MaxDatagramPayload(const DatagramHeader& header);
 // header has no peer).
 socklen_t DatagramPeer(const DatagramHeader& header, sockaddr_storage* out);
 
-// The IP_PKTINFO / IPV6_PKTINFO control messages the header asks for,
-// written to `control` (`control_len` bytes) as recvmsg(2) does. Returns
-// the bytes used; sets *truncated if some did not fit (MSG_CTRUNC).
+// The control messages the header asks for, written to `control`
+// (`control_len` bytes) as recvmsg(2) does, in Linux's order: timestamps,
+// then for an AF_INET6 socket IPV6_PKTINFO, then the IPv4 messages of an
+// IPv4 datagram (IP_PKTINFO, IP_TTL, IP_TOS, IP_ORIGDSTADDR) or the IPv6
+// ones of an IPv6 datagram (IPV6_HOPLIMIT, IPV6_TCLASS, IPV6_ORIGDSTADDR).
+// Returns the bytes used; sets *truncated if some did not fit
+// (MSG_CTRUNC).
 size_t DatagramControl(const DatagramHeader& header, void* control,
                        size_t control_len, bool* truncated);
 

@@ -2,9 +2,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/time.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -44,7 +47,7 @@ TEST(DatagramHeaderTest, EncodesTheDocumentedLayout) {
   uint8_t out[kDatagramHeaderBytes];
   std::memset(out, 0xee, sizeof(out));
   EncodeDatagramHeader(h, out);
-  EXPECT_EQ(out[0], 1);
+  EXPECT_EQ(out[0], 2);
   EXPECT_EQ(out[1], kDatagramFlagPktInfo);
   EXPECT_EQ(out[2], AF_INET6);
   EXPECT_EQ(out[3], AF_INET);
@@ -62,6 +65,71 @@ TEST(DatagramHeaderTest, EncodesTheDocumentedLayout) {
   EXPECT_EQ(out[35], 0x83);
   EXPECT_EQ(out[36], 0);  // The rest of an IPv4 field is zero.
   EXPECT_EQ(out[47], 0);
+  EXPECT_EQ(out[48], 0);
+  EXPECT_EQ(out[63], 0);
+}
+
+TEST(DatagramHeaderTest, EncodesTheReceiveFields) {
+  DatagramHeader h;
+  h.more_flags = kDatagramMoreOrigDst;
+  h.ttl = 64;
+  h.tos = 0x28;
+  h.local_port = 0xabcd;
+  h.time_ns = 0x0102030405060708ULL;
+  uint8_t out[kDatagramHeaderBytes];
+  EncodeDatagramHeader(h, out);
+  EXPECT_EQ(out[48], kDatagramMoreOrigDst);
+  EXPECT_EQ(out[49], 64);
+  EXPECT_EQ(out[50], 0x28);
+  EXPECT_EQ(out[52], 0xab);
+  EXPECT_EQ(out[53], 0xcd);
+  EXPECT_EQ(out[56], 0x01);
+  EXPECT_EQ(out[63], 0x08);
+  DatagramHeader back;
+  ASSERT_TRUE(DecodeDatagramHeader(out, sizeof(out), &back));
+  EXPECT_EQ(back.time_ns, h.time_ns);
+  EXPECT_EQ(back.local_port, 0xabcd);
+}
+
+TEST(DatagramHeaderTest, ControlMessagesInLinuxOrder) {
+  DatagramHeader h;
+  h.flags = kDatagramFlagTimestamp | kDatagramFlagPktInfo | kDatagramFlagTtl |
+            kDatagramFlagTos;
+  h.local_family = AF_INET;
+  h.local[0] = 10;
+  h.ttl = 63;
+  h.tos = 0x10;
+  h.time_ns = 1500000000123456789ULL;
+  alignas(cmsghdr) uint8_t control[256];
+  bool truncated = true;
+  const size_t used = DatagramControl(h, control, sizeof(control), &truncated);
+  EXPECT_FALSE(truncated);
+  msghdr m{};
+  m.msg_control = control;
+  m.msg_controllen = used;
+  std::vector<std::pair<int, int>> seen;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    seen.emplace_back(c->cmsg_level, c->cmsg_type);
+    if (c->cmsg_type == IP_TTL && c->cmsg_level == IPPROTO_IP) {
+      int ttl;
+      std::memcpy(&ttl, CMSG_DATA(c), sizeof(ttl));
+      EXPECT_EQ(ttl, 63);
+    }
+    if (c->cmsg_type == IP_TOS && c->cmsg_level == IPPROTO_IP) {
+      EXPECT_EQ(c->cmsg_len, CMSG_LEN(1));
+    }
+    if (c->cmsg_type == SCM_TIMESTAMP && c->cmsg_level == SOL_SOCKET) {
+      timeval tv;
+      std::memcpy(&tv, CMSG_DATA(c), sizeof(tv));
+      EXPECT_EQ(tv.tv_sec, 1500000000);
+      EXPECT_EQ(tv.tv_usec, 123456);
+    }
+  }
+  const std::vector<std::pair<int, int>> want = {{SOL_SOCKET, SCM_TIMESTAMP},
+                                                 {IPPROTO_IP, IP_PKTINFO},
+                                                 {IPPROTO_IP, IP_TTL},
+                                                 {IPPROTO_IP, IP_TOS}};
+  EXPECT_EQ(seen, want);
 }
 
 TEST(DatagramHeaderTest, RoundTrips) {
@@ -96,9 +164,9 @@ TEST(DatagramHeaderTest, RefusesWhatIsNotAHeader) {
   DatagramHeader out;
   EXPECT_FALSE(DecodeDatagramHeader(bytes, kDatagramHeaderBytes - 1, &out));
   EXPECT_FALSE(DecodeDatagramHeader(nullptr, 0, &out));
-  bytes[0] = 2;  // Another version.
+  bytes[0] = 1;  // Another version.
   EXPECT_FALSE(DecodeDatagramHeader(bytes, sizeof(bytes), &out));
-  bytes[0] = 1;
+  bytes[0] = 2;
   bytes[2] = AF_UNIX;  // No such peer family.
   EXPECT_FALSE(DecodeDatagramHeader(bytes, sizeof(bytes), &out));
   bytes[2] = AF_INET;
@@ -204,30 +272,31 @@ TEST(DatagramHeaderTest, PktInfoControlMessages) {
   msghdr msg{};
   msg.msg_control = control;
   msg.msg_controllen = used;
+  // As Linux's udpv6_recvmsg: IPV6_PKTINFO first, then the IPv4 messages.
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  ASSERT_NE(c, nullptr);
-  EXPECT_EQ(c->cmsg_level, IPPROTO_IP);
-  EXPECT_EQ(c->cmsg_type, IP_PKTINFO);
-  in_pktinfo info;
-  std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-  EXPECT_EQ(info.ipi_ifindex, 3);
-  char text[INET6_ADDRSTRLEN];
-  EXPECT_STREQ(inet_ntop(AF_INET, &info.ipi_addr, text, sizeof(text)), "10.42.0.2");
-  c = CMSG_NXTHDR(&msg, c);
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->cmsg_level, IPPROTO_IPV6);
   EXPECT_EQ(c->cmsg_type, IPV6_PKTINFO);
   in6_pktinfo info6;
   std::memcpy(&info6, CMSG_DATA(c), sizeof(info6));
   EXPECT_EQ(info6.ipi6_ifindex, 3u);
+  char text[INET6_ADDRSTRLEN];
   EXPECT_STREQ(inet_ntop(AF_INET6, &info6.ipi6_addr, text, sizeof(text)),
                "::ffff:10.42.0.2");
+  c = CMSG_NXTHDR(&msg, c);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->cmsg_level, IPPROTO_IP);
+  EXPECT_EQ(c->cmsg_type, IP_PKTINFO);
+  in_pktinfo info;
+  std::memcpy(&info, CMSG_DATA(c), sizeof(info));
+  EXPECT_EQ(info.ipi_ifindex, 3);
+  EXPECT_STREQ(inet_ntop(AF_INET, &info.ipi_addr, text, sizeof(text)), "10.42.0.2");
   EXPECT_EQ(CMSG_NXTHDR(&msg, c), nullptr);
 
   // Too little room: what fits, and MSG_CTRUNC.
-  const size_t first = DatagramControl(h, control, CMSG_SPACE(sizeof(in_pktinfo)), &truncated);
+  const size_t first = DatagramControl(h, control, CMSG_SPACE(sizeof(in6_pktinfo)), &truncated);
   EXPECT_TRUE(truncated);
-  EXPECT_EQ(first, CMSG_SPACE(sizeof(in_pktinfo)));
+  EXPECT_EQ(first, CMSG_SPACE(sizeof(in6_pktinfo)));
   EXPECT_EQ(DatagramControl(h, nullptr, 0, &truncated), 0u);
   EXPECT_TRUE(truncated);
   // Nothing asked for: nothing written.

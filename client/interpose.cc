@@ -21,11 +21,14 @@
 #undef _FORTIFY_SOURCE
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -66,6 +69,56 @@ ssize_t AfterEndOfStream(int fd, size_t requested) {
   const int saved_errno = errno;
   const int error = Guarded([&] { return client::StackErrorAtEof(fd, stack); });
   return Finish(error, saved_errno);
+}
+
+// After a stream send failed with EPIPE. On a stack socket whose
+// connection was reset, as Linux, the first send after the reset reports
+// ECONNRESET (without SIGPIPE) and only later ones EPIPE. `signal`: raise
+// the SIGPIPE that the caller's flags ask for (the library sent with
+// MSG_NOSIGNAL to decide first).
+ssize_t AfterBrokenPipe(int fd, bool signal) {
+  StackName stack;
+  if (FindStack(fd, &stack)) {
+    const int error = Guarded([&] { return client::StackErrorAtEof(fd, stack); });
+    if (error != 0 && error != EPIPE) {
+      errno = error;
+      return -1;
+    }
+  }
+  if (signal) pthread_kill(pthread_self(), SIGPIPE);
+  errno = EPIPE;
+  return -1;
+}
+
+// send(2) on a stream socket (or any fd send takes): as libc's, with
+// AfterBrokenPipe's answer to EPIPE.
+ssize_t SendStream(int fd, const void* buf, size_t len, int flags) {
+  const ssize_t n = libc::Send(fd, buf, len, flags | MSG_NOSIGNAL);
+  if (n < 0 && errno == EPIPE) return AfterBrokenPipe(fd, (flags & MSG_NOSIGNAL) == 0);
+  return n;
+}
+
+// recv(2) on a stream socket with MSG_TRUNC: on a stack socket, as Linux's
+// TCP, the bytes are taken (or with MSG_PEEK looked at) but not copied.
+// Other fds get libc's recv.
+ssize_t RecvTruncating(int fd, void* buf, size_t len, int flags) {
+  StackName stack;
+  if ((flags & MSG_TRUNC) == 0 || !FindStack(fd, &stack)) {
+    return libc::Recv(fd, buf, len, flags);
+  }
+  char scratch[16384];
+  ssize_t total = 0;
+  const int rest = flags & ~MSG_TRUNC;
+  do {
+    const size_t want = std::min(sizeof(scratch), len - static_cast<size_t>(total));
+    const ssize_t n = libc::Recv(fd, scratch, (flags & MSG_PEEK) ? std::min(len, sizeof(scratch)) : want,
+                                 total > 0 ? rest | MSG_DONTWAIT : rest);
+    if (n <= 0) return total > 0 ? total : n;
+    total += n;
+    // A peek sees at most one scratch buffer: it reports that much.
+    if ((flags & MSG_PEEK) != 0 || static_cast<size_t>(n) < want) break;
+  } while (static_cast<size_t>(total) < len);
+  return total;
 }
 
 int AcceptOnStack(int fd, const StackName& stack, sockaddr* addr,
@@ -349,7 +402,7 @@ INTERPOSE ssize_t recv(int fd, void* buf, size_t len, int flags) {
   if (FindDatagramSocket(fd, &mark)) {
     return ReceiveDatagram(fd, buf, len, flags, nullptr, nullptr);
   }
-  const ssize_t n = libc::Recv(fd, buf, len, flags);
+  const ssize_t n = RecvTruncating(fd, buf, len, flags);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
 
@@ -369,7 +422,17 @@ INTERPOSE ssize_t recvfrom(int fd, void* buf, size_t len, int flags,
   if (FindDatagramSocket(fd, &mark)) {
     return ReceiveDatagram(fd, buf, len, flags, addr, addr_len);
   }
-  const ssize_t n = libc::RecvFrom(fd, buf, len, flags, addr, addr_len);
+  StackName stack;
+  if (addr != nullptr && addr_len != nullptr && FindStack(fd, &stack)) {
+    // A connected stream socket names no sender: Linux leaves the address
+    // alone and says its length is 0 (the pair would name itself).
+    const ssize_t n = RecvTruncating(fd, buf, len, flags);
+    if (n >= 0) *addr_len = 0;
+    return n == 0 ? AfterEndOfStream(fd, len) : n;
+  }
+  const ssize_t n = (flags & MSG_TRUNC) != 0
+                        ? RecvTruncating(fd, buf, len, flags)
+                        : libc::RecvFrom(fd, buf, len, flags, addr, addr_len);
   return n == 0 ? AfterEndOfStream(fd, len) : n;
 }
 
@@ -388,7 +451,22 @@ INTERPOSE ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buf_size,
 INTERPOSE ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   DatagramMark mark;
   if (FindDatagramSocket(fd, &mark)) return ReceiveDatagram(fd, msg, flags);
+  StackName stack;
+  const bool named = msg != nullptr && msg->msg_name != nullptr;
+  const bool stack_stream = (named || (flags & MSG_TRUNC) != 0) && FindStack(fd, &stack);
+  if (stack_stream && (flags & MSG_TRUNC) != 0 && msg->msg_iovlen == 1) {
+    const ssize_t n = RecvTruncating(fd, msg->msg_iov[0].iov_base,
+                                     msg->msg_iov[0].iov_len, flags);
+    if (n >= 0) {
+      msg->msg_namelen = 0;
+      msg->msg_controllen = 0;
+      msg->msg_flags = 0;
+    }
+    return n == 0 ? AfterEndOfStream(fd, msg->msg_iov[0].iov_len) : n;
+  }
   const ssize_t n = libc::RecvMsg(fd, msg, flags);
+  // As Linux's TCP: no sender address (the pair would name itself).
+  if (n >= 0 && stack_stream) msg->msg_namelen = 0;
   if (n != 0) return n;
   return AfterEndOfStream(fd, IovecBytes(msg->msg_iov, msg->msg_iovlen));
 }
@@ -422,7 +500,10 @@ INTERPOSE ssize_t write(int fd, const void* buf, size_t count) {
   if (FindDatagramSocket(fd, &mark)) {
     return SendDatagram(fd, mark, buf, count, 0, nullptr, 0);
   }
-  return libc::Write(fd, buf, count);
+  const ssize_t n = libc::Write(fd, buf, count);
+  // write() has no MSG_NOSIGNAL: the kernel's SIGPIPE has gone already.
+  if (n < 0 && errno == EPIPE) return AfterBrokenPipe(fd, false);
+  return n;
 }
 
 INTERPOSE ssize_t writev(int fd, const iovec* iov, int iovcnt) {
@@ -436,7 +517,7 @@ INTERPOSE ssize_t send(int fd, const void* buf, size_t len, int flags) {
   if (FindDatagramSocket(fd, &mark)) {
     return SendDatagram(fd, mark, buf, len, flags, nullptr, 0);
   }
-  return libc::Send(fd, buf, len, flags);
+  return SendStream(fd, buf, len, flags);
 }
 
 INTERPOSE ssize_t sendmsg(int fd, const msghdr* msg, int flags) {

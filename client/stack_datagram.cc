@@ -379,11 +379,6 @@ int DatagramSetOpt(int fd, const StackName& stack, int level, int name,
     Response response;
     return StackCall(fd, stack, &request, &response);
   }
-  if (level == IPPROTO_IP && len >= 1 && len < sizeof(int)) {
-    // Linux's IPPROTO_IP options also take a single byte.
-    const int byte = *static_cast<const unsigned char*>(value);
-    return StackSetOpt(fd, stack, level, name, &byte, sizeof(byte));
-  }
   if (int error = StackSetOpt(fd, stack, level, name, value, len)) return error;
   if (level == SOL_SOCKET && name == SO_SNDBUF) {
     int size;
@@ -411,15 +406,6 @@ int DatagramGetOpt(int fd, const StackName& stack, int level, int name,
     const socklen_t n = std::min<socklen_t>(*len, sizeof(addr));
     std::memcpy(value, &addr, n);
     *len = n;
-    return 0;
-  }
-  if (level == IPPROTO_IP && *len >= 1 && *len < sizeof(int)) {
-    // As Linux: a short buffer gets the value as one byte.
-    int wide = 0;
-    socklen_t wide_len = sizeof(wide);
-    if (int error = StackGetOpt(fd, stack, level, name, &wide, &wide_len)) return error;
-    *static_cast<unsigned char*>(value) = static_cast<unsigned char>(wide);
-    *len = 1;
     return 0;
   }
   return StackGetOpt(fd, stack, level, name, value, len);

@@ -20,6 +20,7 @@
 #include "client/address.h"
 #include "client/control.h"
 #include "client/libc.h"
+#include "client/tcp_info.h"
 
 namespace stackd::client {
 namespace {
@@ -214,12 +215,10 @@ int WaitForConnect(int fd, const StackName& stack, Address* peer) {
   return error;
 }
 
-// TCP options the stack does not keep that programs set as hints and yet
-// treat a failure as fatal (nginx's TCP_CORK under `tcp_nopush`, its
-// TCP_DEFER_ACCEPT under `deferred`): when the stack answers ENOPROTOOPT
-// they are accepted without effect, and read back as 0 (off). lwIP sends
-// what the pair delivers as it comes, so a cork changes nothing that a
-// peer could rely on; a deferred accept only saves a wake-up.
+// TCP options that programs set as hints and yet treat a failure as fatal
+// (nginx's TCP_CORK under `tcp_nopush`, its TCP_DEFER_ACCEPT under
+// `deferred`): on a socket the stack has already closed (EINVAL) they are
+// accepted without effect, as Linux still takes them.
 bool IsHintWithoutEffect(int level, int name) {
   return level == IPPROTO_TCP && (name == TCP_CORK || name == TCP_DEFER_ACCEPT);
 }
@@ -240,38 +239,15 @@ int SetCongestionControl(const void* value, socklen_t len) {
   return std::strcmp(name, kCongestionControl) == 0 ? 0 : ENOENT;
 }
 
-// getsockopt(TCP_INFO), answered from what the library can learn: the
-// state (connected, listening, connecting or closed) and the MSS; the
-// counters the stack does not report are 0, so no program reads garbage
-// (iperf3 reads retransmits from here).
+// getsockopt(TCP_INFO): stackd's report of the connection, in Linux's
+// struct.
 int GetTcpInfo(int fd, const StackName& stack, void* value, socklen_t* len) {
-  tcp_info info{};
   Request request;
-  request.mutable_get_name()->set_peer(true);
-  Response response;
-  const int error = Call(fd, stack, &request, &response);
-  if (error == 0) {
-    info.tcpi_state = TCP_ESTABLISHED;
-  } else if (error == ENOTCONN) {
-    request.mutable_get_opt()->set_level(SOL_SOCKET);
-    request.mutable_get_opt()->set_name(SO_ACCEPTCONN);
-    const bool listening = Call(fd, stack, &request, &response) == 0 &&
-                           response.opt().int_value() != 0;
-    pollfd p{fd, POLLOUT, 0};
-    const bool gated = poll(&p, 1, 0) == 0;  // Not writable: connecting.
-    info.tcpi_state = listening ? TCP_LISTEN : gated ? TCP_SYN_SENT : TCP_CLOSE;
-  } else {
-    return error;
-  }
   request.mutable_get_opt()->set_level(IPPROTO_TCP);
-  request.mutable_get_opt()->set_name(TCP_MAXSEG);
-  if (Call(fd, stack, &request, &response) == 0 &&
-      response.opt().int_value() > 0 && response.opt().int_value() <= INT_MAX) {
-    info.tcpi_snd_mss = static_cast<uint32_t>(response.opt().int_value());
-    info.tcpi_rcv_mss = info.tcpi_snd_mss;
-    info.tcpi_advmss = info.tcpi_snd_mss;
-  }
-  return CopyOption(&info, sizeof(info), value, len);
+  request.mutable_get_opt()->set_name(TCP_INFO);
+  Response response;
+  if (int error = Call(fd, stack, &request, &response)) return error;
+  return CopyTcpInfo(response.opt().tcp_info(), value, len);
 }
 
 }  // namespace
@@ -341,7 +317,17 @@ int StackListen(int fd, const StackName& stack, int backlog) {
   Request request;
   request.mutable_listen()->set_backlog(backlog);
   Response response;
-  return Call(fd, stack, &request, &response);
+  if (int error = Call(fd, stack, &request, &response)) return error;
+  // A listener is never writable on Linux, and a write to it is EPIPE:
+  // the gate takes POLLOUT away, and shutting the fd for writing makes a
+  // write fail at once rather than wait for room. stackd leaves the gate
+  // bytes unread. (A second listen() finds the fd shut already.)
+  pollfd p{fd, POLLOUT, 0};
+  if (poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0) {
+    WriteGate(fd);
+    libc::Shutdown(fd, SHUT_WR);
+  }
+  return 0;
 }
 
 int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
@@ -371,13 +357,17 @@ int GatedConnect(
   uint32_t gate_bytes = 0;
   int app_sndbuf = 0;
   pollfd p{fd, POLLOUT, 0};
-  const bool writable = poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
+  bool writable = poll(&p, 1, 0) == 1 && (p.revents & POLLOUT) != 0;
   if (writable) {
     Request probe;
     probe.mutable_get_name()->set_peer(true);
     const int error = Call(fd, stack, &probe, &response);
-    if (error == 0) return EISCONN;
-    if (error != ENOTCONN) return error;
+    if (error != 0 && error != ENOTCONN) return error;
+    // Connected: no gate, and the stack says 0 (the first connect after a
+    // non-blocking one completed) or EISCONN.
+    if (error == 0) writable = false;
+  }
+  if (writable) {
     int sndbuf = 0;
     socklen_t sndbuf_len = sizeof(sndbuf);
     if (libc::GetSockOpt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sndbuf_len) ==
@@ -393,7 +383,16 @@ int GatedConnect(
   if (error == 0) return 0;
   if (error == EINPROGRESS || error == EALREADY) {
     if (IsNonBlocking(fd)) return error;
-    return WaitForConnect(fd, stack, peer);
+    const int outcome = WaitForConnect(fd, stack, peer);
+    if (outcome == 0) {
+      // This call collects the result, as a blocking connect on Linux: a
+      // later connect() is EISCONN.
+      Request collect;
+      make_request(&collect, 0, 0);
+      Response ignored;
+      ControlCall(stack.path, &collect, fd, &ignored, nullptr);
+    }
+    return outcome;
   }
   // Refused at once: give the fd its send buffer back (the stack does too,
   // and reads the gate bytes off its end).
@@ -478,6 +477,24 @@ int StackMBind(int fd, const StackName& stack, const sockaddr* const addrs[],
   return Call(fd, stack, &request, &response);
 }
 
+namespace {
+
+// Whether stackd has closed its end of an accepted connection's pair.
+bool ConnectionGone(int fd) {
+  pollfd p{fd, 0, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
+}
+
+bool StillListening(int fd, const StackName& stack) {
+  Request request;
+  request.mutable_get_opt()->set_level(SOL_SOCKET);
+  request.mutable_get_opt()->set_name(SO_ACCEPTCONN);
+  Response response;
+  return Call(fd, stack, &request, &response) == 0 && response.opt().int_value() != 0;
+}
+
+}  // namespace
+
 int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
                 int flags, int* new_fd) {
   if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) return EINVAL;
@@ -497,8 +514,20 @@ int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
   msg.msg_controllen = sizeof(control);
   const int recv_flags =
       MSG_WAITALL | ((flags & SOCK_CLOEXEC) != 0 ? MSG_CMSG_CLOEXEC : 0);
+  // accept() on a socket that does not listen is EINVAL at once, as Linux,
+  // not a wait on a pair that will never carry a connection. Asked only
+  // when no record is ready.
+  pollfd ready{fd, POLLIN, 0};
+  if (poll(&ready, 1, 0) == 0 && !StillListening(fd, stack)) return EINVAL;
   const ssize_t n = libc::RecvMsg(fd, &msg, recv_flags);
-  if (n < 0) return errno;
+  // ECONNRESET: stackd closed a listener's end with the gate bytes unread
+  // (the socket failed or is gone): as the end of the records below.
+  if (n < 0 && errno != ECONNRESET) return errno;
+  if (n < 0) {
+    int error = 0;
+    if (SocketError(fd, stack, &error) != 0 || error == 0) return EINVAL;
+    return error;
+  }
   int fds[kMaxRecordFds];
   int fd_count = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
@@ -521,6 +550,11 @@ int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
     if (SocketError(fd, stack, &error) != 0 || error == 0) return EINVAL;
     return error;
   }
+  if (static_cast<size_t>(n) == sizeof(record) && fd_count == 0 &&
+      record[0] == kAcceptRecordEnd && record[1] == 0) {
+    // The listener was shut down: Linux's accept() fails with EINVAL.
+    return EINVAL;
+  }
   if (static_cast<size_t>(n) != sizeof(record) || fd_count != 1 ||
       (msg.msg_flags & MSG_CTRUNC) != 0) {
     return discard(EPROTO);
@@ -529,6 +563,12 @@ int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
   if (ParseAcceptRecord(record, sizeof(record), &parsed) != 0 ||
       SockaddrSize(parsed.peer()) == 0) {
     return discard(EPROTO);
+  }
+  if (ConnectionGone(fds[0]) && !StillListening(fd, stack)) {
+    // Reset by shutdown() of the listener before it was accepted: Linux
+    // never returns it. The next record, or the end of them (EINVAL).
+    discard(0);
+    return StackAccept(fd, stack, addr, len, flags, new_fd);
   }
   if (addr != nullptr) {
     if (int error = AddressToSockaddr(parsed.peer(), addr, len)) {
@@ -583,6 +623,16 @@ int StackSetOpt(int fd, const StackName& stack, int level, int name,
     std::memcpy(&l, value, sizeof(l));
     set_opt->mutable_value()->mutable_linger()->set_on(l.l_onoff != 0);
     set_opt->mutable_value()->mutable_linger()->set_seconds(l.l_linger);
+  } else if (level == IPPROTO_IP && len < sizeof(int)) {
+    // As Linux's ip_setsockopt: a shorter value is one byte, and none at
+    // all is 0, except for the options that check for a byte.
+    if (len == 0 && (name == IP_MULTICAST_TTL || name == IP_MULTICAST_LOOP ||
+                     name == IP_FREEBIND)) {
+      return EINVAL;
+    }
+    if (len > 0 && value == nullptr) return EFAULT;
+    int_value = len > 0 ? *static_cast<const unsigned char*>(value) : 0;
+    set_opt->mutable_value()->set_int_value(int_value);
   } else {
     if (len < sizeof(int)) return EINVAL;
     if (value == nullptr) return EFAULT;
@@ -593,8 +643,7 @@ int StackSetOpt(int fd, const StackName& stack, int level, int name,
   if (int error = Call(fd, stack, &request, &response)) {
     // EINVAL: the stack has closed the socket (a reset, or both sides
     // done), where Linux still takes options; nginx uncorks such sockets.
-    if ((error == ENOPROTOOPT || error == EINVAL) &&
-        IsHintWithoutEffect(level, name)) {
+    if (error == EINVAL && IsHintWithoutEffect(level, name)) {
       return 0;
     }
     return error;
@@ -631,13 +680,7 @@ int StackGetOpt(int fd, const StackName& stack, int level, int name,
   request.mutable_get_opt()->set_level(level);
   request.mutable_get_opt()->set_name(name);
   Response response;
-  if (int error = Call(fd, stack, &request, &response)) {
-    if (error == ENOPROTOOPT && IsHintWithoutEffect(level, name)) {
-      const int off = 0;
-      return CopyOption(&off, sizeof(off), value, len);
-    }
-    return error;
-  }
+  if (int error = Call(fd, stack, &request, &response)) return error;
   const OptValue& answer = response.opt();
   if (answer.value_case() == OptValue::kLinger) {
     linger l{};
@@ -648,6 +691,14 @@ int StackGetOpt(int fd, const StackName& stack, int level, int name,
   const int64_t wide = answer.int_value();
   if (wide < INT_MIN || wide > INT_MAX) return EPROTO;
   const int int_value = static_cast<int>(wide);
+  if (level == IPPROTO_IP && *len > 0 && *len < sizeof(int) && int_value >= 0 &&
+      int_value <= 255) {
+    // As Linux's ip_getsockopt: a short buffer gets a value that fits in
+    // one byte as that byte.
+    *static_cast<unsigned char*>(value) = static_cast<unsigned char>(int_value);
+    *len = 1;
+    return 0;
+  }
   return CopyOption(&int_value, sizeof(int_value), value, len);
 }
 

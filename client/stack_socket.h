@@ -86,10 +86,10 @@ int StackShutdown(int fd, const StackName& stack, int how);
 // itself; SO_RCVBUF and SO_SNDBUF go to the stack and to the fd; SO_ERROR is
 // the stack's error (else the fd's own, which is cleared too); the rest go
 // to the stack, which answers ENOPROTOOPT for options it does not keep.
-// The library itself answers TCP_INFO (state and MSS, the counters 0) and
-// TCP_CONGESTION ("reno", lwIP's; setting another is ENOENT), and accepts
-// TCP_CORK and TCP_DEFER_ACCEPT without effect (read back as 0) when the
-// stack does not keep them.
+// The library shapes TCP_INFO (Linux's struct from the stack's report) and
+// answers TCP_CONGESTION ("reno", lwIP's; setting another is ENOENT), and
+// takes TCP_CORK and TCP_DEFER_ACCEPT on a socket the stack has already
+// closed (EINVAL), as Linux still takes them there.
 int StackSetOpt(int fd, const StackName& stack, int level, int name,
                 const void* value, socklen_t len);
 int StackGetOpt(int fd, const StackName& stack, int level, int name,

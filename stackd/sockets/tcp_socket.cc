@@ -34,6 +34,9 @@ constexpr size_t kMaxLwipLength = 0xffff;
 // Leave room in lwIP's segment queue for one more full write.
 constexpr int kQueueHeadroom = 64;
 constexpr size_t kAcceptRecordBytes = 128;
+// End records sent when a listener is shut down: as many blocked accept()
+// calls wake at once (docs/socket-protocol.md).
+constexpr int kEndRecords = 16;
 constexpr int kMaxIov = 64;
 
 // Whether `ip` is an address of this stack (or a wildcard).
@@ -63,7 +66,8 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
       id_(id),
       family_(family),
       state_(state),
-      pair_(table->io(), pair_fd) {
+      pair_(table->io(), pair_fd),
+      options_(Protocol::kTcp, family) {
   pair_.non_blocking(true);
   peer_ = Unspecified(family);
   if (pcb != nullptr) AttachPcb(pcb);
@@ -121,11 +125,7 @@ void TcpSocket::WatchReadable() {
                    [self = shared_from_this()](const boost::system::error_code& ec) {
                      self->watching_read_ = false;
                      if (ec || self->state_ == State::kClosed) return;
-                     if (self->state_ == State::kListening) {
-                       self->OnPairReadableWhileListening();
-                     } else {
-                       self->PumpFromApp();
-                     }
+                     if (self->state_ != State::kListening) self->PumpFromApp();
                    });
 }
 
@@ -139,7 +139,10 @@ void TcpSocket::WatchHangup() {
                    [self = shared_from_this()](const boost::system::error_code& ec) {
                      self->watching_hangup_ = false;
                      if (ec || self->state_ == State::kClosed) return;
-                     if (self->state_ != State::kOpen && self->state_ != State::kConnecting) return;
+                     if (self->state_ != State::kOpen && self->state_ != State::kConnecting &&
+                         self->state_ != State::kListening) {
+                       return;
+                     }
                      if (self->PairHungUp()) {
                        self->OnAppClosed(false);
                      } else {
@@ -203,6 +206,14 @@ err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   if (self->app_read_shut_) {
     tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
+    if (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2) {
+      // Data for a socket shut both ways: Linux answers with RST, and the
+      // application's next read reports the reset.
+      self->DetachPcb();
+      tcp_abort(pcb);
+      self->Fail(ECONNRESET);
+      return ERR_ABRT;
+    }
     return ERR_OK;
   }
   // Linux acknowledges the first segments of a connection at once
@@ -269,8 +280,9 @@ void TcpSocket::FlushToApp() {
 
 // --- Application -> network ---------------------------------------------------
 
-err_t TcpSocket::OnSent(void* arg, tcp_pcb*, u16_t) {
+err_t TcpSocket::OnSent(void* arg, tcp_pcb*, u16_t len) {
   auto* self = static_cast<TcpSocket*>(arg);
+  if (self != nullptr) self->bytes_acked_ += len;
   if (self != nullptr && self->waiting_for_sndbuf_) {
     self->waiting_for_sndbuf_ = false;
     self->PumpFromApp();
@@ -363,6 +375,10 @@ void TcpSocket::OnError(void* arg, err_t err) {
     self->FinishConnect(LwipErrToErrno(err, /*connecting=*/true));
   } else if (err == ERR_CLSD) {
     self->FlushToApp();
+  } else if (err == ERR_RST && self->remote_fin_) {
+    // A reset after the peer's FIN (CLOSE_WAIT): Linux's tcp_reset records
+    // EPIPE, not ECONNRESET.
+    self->Fail(EPIPE);
   } else {
     self->Fail(LwipErrToErrno(err));
   }
@@ -399,7 +415,7 @@ void TcpSocket::OnAppClosed(bool reset) {
   if (state_ == State::kListening) {
     CloseListeners();
   } else if (pcb_ != nullptr) {
-    bool abort = reset || (linger_on_ && linger_seconds_ == 0) ||
+    bool abort = reset || (options_.linger_on() && options_.linger_seconds() == 0) ||
                  !rx_queue_.empty() || state_ == State::kConnecting;
     tcp_pcb* pcb = pcb_;
     DetachPcb();
@@ -411,6 +427,37 @@ void TcpSocket::OnAppClosed(bool reset) {
   ClosePair();
   state_ = State::kClosed;
   MaybeDrop();
+}
+
+void TcpSocket::ShutListener() {
+  // As Linux's tcp_disconnect of a listener: it stops listening (new SYNs
+  // are refused), every connection not yet accepted is reset, and accept()
+  // fails with EINVAL, also in threads blocked in it: they see the end of
+  // the pair, and the library skips the records of the reset connections
+  // still queued before it.
+  Tick();
+  std::vector<std::shared_ptr<TcpSocket>> unaccepted;
+  for (auto& weak : accept_queue_) {
+    if (auto s = weak.lock(); s && s->state_ != State::kClosed) unaccepted.push_back(s);
+  }
+  accept_queue_.clear();
+  for (tcp_pcb* lpcb : listeners_) {
+    tcp_arg(lpcb, nullptr);
+    tcp_accept(lpcb, nullptr);
+    tcp_close(lpcb);
+  }
+  listeners_.clear();
+  for (auto& s : unaccepted) s->OnAppClosed(/*reset=*/true);
+  // End records (version 0, no fd) wake blocked accepts with EINVAL; the
+  // library asks before it blocks again. A full pair takes fewer.
+  if (pair_.is_open()) {
+    uint8_t end[kAcceptRecordBytes] = {};
+    for (int i = 0; i < kEndRecords; ++i) {
+      if (send(pair_.native_handle(), end, sizeof(end), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) break;
+    }
+  }
+  // The state stays: the pair is still watched for the application's close.
+  listener_shut_ = true;
 }
 
 void TcpSocket::CloseListeners() {
@@ -443,9 +490,25 @@ int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
   };
   switch (state_) {
     case State::kConnecting: return refuse(EALREADY);
-    case State::kConnected: return refuse(EISCONN);
+    case State::kConnected:
+      // As Linux: the first connect() after a non-blocking one completed
+      // collects its result (0); later ones are EISCONN.
+      if (!connect_reported_) {
+        connect_reported_ = true;
+        return refuse(0);
+      }
+      return refuse(EISCONN);
     case State::kListening: return refuse(EISCONN);
-    case State::kClosed: return refuse(pending_error_ ? pending_error_ : EBADF);
+    case State::kClosed:
+      if (!connect_reported_) {
+        // A non-blocking connect that failed: its error if SO_ERROR did
+        // not take it, else ECONNABORTED (Linux's sock_error path).
+        connect_reported_ = true;
+        const int error = pending_error_;
+        pending_error_ = 0;
+        return refuse(error != 0 ? error : ECONNABORTED);
+      }
+      return refuse(EISCONN);
     case State::kOpen: break;
   }
   if (pcb_ == nullptr) return refuse(EBADF);
@@ -464,12 +527,14 @@ int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
   }
   err_t err = tcp_connect(pcb_, &ip, port, &TcpSocket::OnConnected);
   if (err != ERR_OK) return refuse(LwipErrToErrno(err, true));
+  ApplyOptions(pcb_);  // the peer's family decides between IP and IPv6 options
   state_ = State::kConnecting;
+  connect_reported_ = false;
   gate_bytes_ = gate_bytes;
   app_sndbuf_ = app_sndbuf;
   app_fd_ = app_fd;
   peer_ = ToWire(ip, port, family_);
-  if (syncnt_ > 0) tcp_poll(pcb_, &TcpSocket::OnPoll, 1);
+  if (SynCount() > 0) tcp_poll(pcb_, &TcpSocket::OnPoll, 1);
   return EINPROGRESS;
 }
 
@@ -478,7 +543,7 @@ err_t TcpSocket::OnPoll(void* arg, tcp_pcb* pcb) {
   if (self == nullptr || self->state_ != State::kConnecting) return ERR_OK;
   // TCP_SYNCNT: give up once the SYN was retransmitted that many times
   // and the last retransmission timed out too.
-  if (pcb->nrtx > self->syncnt_) {
+  if (pcb->nrtx > self->SynCount()) {
     tcp_abort(pcb);  // OnError fails the connect with ETIMEDOUT.
     return ERR_ABRT;
   }
@@ -535,7 +600,9 @@ void TcpSocket::DrainGate(uint32_t bytes) {
 // --- Listen and accept ----------------------------------------------------------
 
 int TcpSocket::Listen(int backlog) {
-  if (state_ == State::kListening) return 0;
+  // A listener shut down has lost its pair's direction to the application,
+  // where accepted connections would go: it cannot listen again.
+  if (state_ == State::kListening) return listener_shut_ ? EINVAL : 0;
   if (state_ != State::kOpen || pcb_ == nullptr) return EINVAL;
   if (pcb_->local_port == 0) {
     err_t err = tcp_bind(pcb_, &pcb_->local_ip, 0);
@@ -563,20 +630,10 @@ int TcpSocket::Listen(int backlog) {
   }
   state_ = State::kListening;
   table_->WantTicks(id_);
-  WatchReadable();
+  // The library leaves the gate on a listener's fd and shuts it for
+  // writing: nothing to read, only the application's close to notice.
+  WatchHangup();
   return 0;
-}
-
-void TcpSocket::OnPairReadableWhileListening() {
-  uint8_t sink[256];
-  ssize_t n;
-  while ((n = read(pair_.native_handle(), sink, sizeof(sink))) > 0) {
-  }
-  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-    OnAppClosed(false);
-    return;
-  }
-  WatchReadable();
 }
 
 err_t TcpSocket::OnAccept(void* arg, tcp_pcb* newpcb, err_t err) {
@@ -593,6 +650,10 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
                                        newpcb, State::kConnected);
   s->set_owner(owner_pid_, owner_uid_);
   s->listener_ = weak_from_this();
+  // Linux clones the listener: the accepted socket has its options.
+  s->options_.InheritFrom(options_);
+  s->v6only_ = v6only_;
+  s->ApplyOptions(newpcb);
   socket::v1::AcceptRecord record;
   *record.mutable_local() = ToWire(newpcb->local_ip, newpcb->local_port, family_);
   *record.mutable_peer() = s->peer_;
@@ -743,7 +804,7 @@ int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
     tcp_pcb* fresh = tcp_new_ip_type(type);
     if (fresh != nullptr) {
       fresh->so_options = old->so_options;
-      if (!reuseaddr_) ip_reset_option(fresh, SOF_REUSEADDR);
+      if (!reuseaddr()) ip_reset_option(fresh, SOF_REUSEADDR);
       AttachPcb(fresh);
     }
     tcp_abort(old);
@@ -767,9 +828,25 @@ int TcpSocket::MultiConnect(const socket::v1::MConnectRequest& request, int app_
   };
   switch (state_) {
     case State::kConnecting: return refuse(EALREADY);
-    case State::kConnected: return refuse(EISCONN);
+    case State::kConnected:
+      // As Linux: the first connect() after a non-blocking one completed
+      // collects its result (0); later ones are EISCONN.
+      if (!connect_reported_) {
+        connect_reported_ = true;
+        return refuse(0);
+      }
+      return refuse(EISCONN);
     case State::kListening: return refuse(EISCONN);
-    case State::kClosed: return refuse(pending_error_ ? pending_error_ : EBADF);
+    case State::kClosed:
+      if (!connect_reported_) {
+        // A non-blocking connect that failed: its error if SO_ERROR did
+        // not take it, else ECONNABORTED (Linux's sock_error path).
+        connect_reported_ = true;
+        const int error = pending_error_;
+        pending_error_ = 0;
+        return refuse(error != 0 ? error : ECONNABORTED);
+      }
+      return refuse(EISCONN);
     case State::kOpen: break;
   }
   const int n = request.addresses_size();
@@ -834,10 +911,6 @@ void TcpSocket::StartCandidate(Candidate* c) {
     return;
   }
   pcb->so_options = template_pcb_->so_options;
-  pcb->keep_idle = template_pcb_->keep_idle;
-  pcb->keep_intvl = template_pcb_->keep_intvl;
-  pcb->keep_cnt = template_pcb_->keep_cnt;
-  if (tcp_nagle_disabled(template_pcb_)) tcp_nagle_disable(pcb);
   if (!ip_addr_isany(&template_pcb_->local_ip)) tcp_bind(pcb, &template_pcb_->local_ip, 0);
   tcp_arg(pcb, c);
   tcp_err(pcb, &TcpSocket::OnRaceError);
@@ -850,7 +923,8 @@ void TcpSocket::StartCandidate(Candidate* c) {
     return;
   }
   c->pcb = pcb;
-  if (syncnt_ > 0) tcp_poll(pcb, &TcpSocket::OnRacePoll, 1);
+  ApplyOptions(pcb);
+  if (SynCount() > 0) tcp_poll(pcb, &TcpSocket::OnRacePoll, 1);
 }
 
 err_t TcpSocket::OnRaceConnected(void* arg, tcp_pcb* pcb, err_t err) {
@@ -885,7 +959,7 @@ void TcpSocket::OnRaceError(void* arg, err_t err) {
 err_t TcpSocket::OnRacePoll(void* arg, tcp_pcb* pcb) {
   auto* c = static_cast<Candidate*>(arg);
   if (c == nullptr || c->owner == nullptr) return ERR_OK;
-  if (pcb->nrtx > c->owner->syncnt_) {
+  if (pcb->nrtx > c->owner->SynCount()) {
     tcp_abort(pcb);  // OnRaceError drops this attempt with ETIMEDOUT.
     return ERR_ABRT;
   }
@@ -941,13 +1015,17 @@ int TcpSocket::Bind(const Address& address, Address* bound) {
   if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
     return error == ENETUNREACH ? EADDRNOTAVAIL : error;
   }
-  if (!IsLocalAddress(ip)) return EADDRNOTAVAIL;
+  // IP_FREEBIND / IPV6_FREEBIND: any address, as Linux allows.
+  if (!IsLocalAddress(ip) && !options_.flag(IPPROTO_IP, IP_FREEBIND) &&
+      !(family_ == AF_INET6 && options_.flag(IPPROTO_IPV6, IPV6_FREEBIND))) {
+    return EADDRNOTAVAIL;
+  }
   // lwIP compares only addresses of one type; a dual-stack "::" overlaps
   // both families, as on Linux.
-  if (port != 0 && (ListenerHolds(ip, port) || BinderHolds(pcb_, ip, port, reuseaddr_))) {
+  if (port != 0 && (ListenerHolds(ip, port) || BinderHolds(pcb_, ip, port, reuseaddr()))) {
     return EADDRINUSE;
   }
-  if (reuseaddr_) ip_set_option(pcb_, SOF_REUSEADDR);
+  if (reuseaddr()) ip_set_option(pcb_, SOF_REUSEADDR);
   err_t err = tcp_bind(pcb_, &ip, port);
   if (err != ERR_OK) return LwipErrToErrno(err);
   return GetName(false, bound);
@@ -968,69 +1046,87 @@ int TcpSocket::GetName(bool peer, Address* out) const {
   return 0;
 }
 
-int TcpSocket::SetOpt(int level, int name, const OptValue& value) {
-  const int64_t v = value.int_value();
-  tcp_pcb* pcb = pcb_ != nullptr ? pcb_ : (listeners_.empty() ? nullptr : listeners_.front());
-  if (level == SOL_SOCKET) {
-    switch (name) {
-      case SO_REUSEADDR:
-        reuseaddr_ = v != 0;
-        if (pcb != nullptr) {
-          if (reuseaddr_) ip_set_option(pcb, SOF_REUSEADDR);
-          else ip_reset_option(pcb, SOF_REUSEADDR);
-        }
-        return 0;
-      case SO_KEEPALIVE:
-        if (pcb_ != nullptr) {
-          if (v) ip_set_option(pcb_, SOF_KEEPALIVE);
-          else ip_reset_option(pcb_, SOF_KEEPALIVE);
-        }
-        return 0;
-      case SO_LINGER:
-        if (!value.has_linger()) return EINVAL;
-        linger_on_ = value.linger().on();
-        linger_seconds_ = value.linger().seconds();
-        return 0;
-      case SO_RCVBUF:
-        rcvbuf_ = static_cast<int>(v);
-        return 0;
-      case SO_SNDBUF:
-        sndbuf_ = static_cast<int>(v);
-        return 0;
-      default:
-        return ENOPROTOOPT;
-    }
+void TcpSocket::FillTcpInfo(socket::v1::TcpInfo* info) const {
+  // Linux's numbering of the states (include/net/tcp_states.h), by lwIP's.
+  static const uint32_t kLinuxState[] = {
+      7 /* CLOSED: TCP_CLOSE */,     10 /* LISTEN */,   2 /* SYN_SENT */,
+      3 /* SYN_RCVD: TCP_SYN_RECV */, 1 /* ESTABLISHED */, 4 /* FIN_WAIT_1 */,
+      5 /* FIN_WAIT_2 */,            8 /* CLOSE_WAIT */, 11 /* CLOSING */,
+      9 /* LAST_ACK */,              6 /* TIME_WAIT */};
+  constexpr uint32_t kTickUs = TCP_SLOW_INTERVAL * 1000;  // lwIP's RTT clock
+  constexpr uint32_t kInfiniteSsthresh = 0x7fffffff;
+  info->set_bytes_acked(bytes_acked_);
+  info->set_bytes_received(bytes_in_);
+  if (state_ == State::kListening) {
+    info->set_state(listener_shut_ ? 7 : 10);
+    return;
   }
-  if (level == IPPROTO_TCP) {
-    if (name != TCP_NODELAY && name != TCP_SYNCNT && (v < 1 || v > 32767)) return EINVAL;
-    switch (name) {
-      case TCP_NODELAY:
-        if (pcb_ != nullptr) {
-          if (v) tcp_nagle_disable(pcb_);
-          else tcp_nagle_enable(pcb_);
-        }
-        return 0;
-      case TCP_KEEPIDLE:
-        if (pcb_ != nullptr) pcb_->keep_idle = static_cast<u32_t>(v) * 1000;
-        return 0;
-      case TCP_KEEPINTVL:
-        if (pcb_ != nullptr) pcb_->keep_intvl = static_cast<u32_t>(v) * 1000;
-        return 0;
-      case TCP_KEEPCNT:
-        if (pcb_ != nullptr) pcb_->keep_cnt = static_cast<u32_t>(v);
-        return 0;
-      case TCP_SYNCNT:
-        if (v < 1 || v > 127) return EINVAL;
-        syncnt_ = static_cast<int>(v);
-        return 0;
-      default:
-        return ENOPROTOOPT;
-    }
+  const tcp_pcb* pcb = pcb_;
+  if (pcb == nullptr) {
+    info->set_state(7);
+    return;
+  }
+  info->set_state(kLinuxState[pcb->state]);
+  const uint32_t mss = tcp_mss(pcb);
+  info->set_snd_mss(mss);
+  info->set_rto_us(static_cast<uint32_t>(pcb->rto) * kTickUs);
+  info->set_retransmits(pcb->nrtx);
+  if (pcb->state == CLOSED) {
+    // What a connection from this socket starts with.
+    info->set_snd_cwnd(LWIP_TCP_CALC_INITIAL_CWND(mss) / mss);
+    info->set_snd_ssthresh(kInfiniteSsthresh);
+    return;
+  }
+  info->set_rcv_mss(mss);
+  info->set_rtt_us(static_cast<uint32_t>(pcb->sa >> 3) * kTickUs);
+  info->set_rttvar_us(static_cast<uint32_t>(pcb->sv >> 2) * kTickUs);
+  info->set_snd_cwnd(mss > 0 ? pcb->cwnd / mss : 0);
+  info->set_snd_ssthresh(pcb->ssthresh >= TCP_SND_BUF ? kInfiniteSsthresh
+                                                      : pcb->ssthresh / mss);
+  uint32_t unacked = 0;
+  for (const tcp_seg* seg = pcb->unacked; seg != nullptr; seg = seg->next) ++unacked;
+  info->set_unacked(unacked);
+}
+
+int TcpSocket::SynCount() const {
+  return options_.IsSet(IPPROTO_TCP, TCP_SYNCNT) ? options_.value(IPPROTO_TCP, TCP_SYNCNT)
+                                                 : 0;
+}
+
+void TcpSocket::ApplyOptions(tcp_pcb* pcb) const {
+  if (pcb == nullptr) return;
+  auto option = [pcb](bool on, u8_t flag) {
+    if (on) ip_set_option(pcb, flag);
+    else ip_reset_option(pcb, flag);
+  };
+  option(reuseaddr(), SOF_REUSEADDR);
+  option(options_.flag(SOL_SOCKET, SO_KEEPALIVE), SOF_KEEPALIVE);
+  if (pcb->state == LISTEN) return;  // the rest lives in a full tcp_pcb only
+  if (options_.flag(IPPROTO_TCP, TCP_NODELAY)) tcp_nagle_disable(pcb);
+  else tcp_nagle_enable(pcb);
+  pcb->keep_idle = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPIDLE)) * 1000;
+  pcb->keep_intvl = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPINTVL)) * 1000;
+  pcb->keep_cnt = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPCNT));
+  // An IPv6 socket speaking IPv4 (a v4-mapped peer) uses the IPv4 options,
+  // as Linux does.
+  const bool v6 = family_ == AF_INET6 && !IP_IS_V4_VAL(pcb->remote_ip);
+  int ttl;
+  options_.Get(v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl);
+  pcb->ttl = static_cast<u8_t>(ttl);
+  pcb->tos = static_cast<u8_t>(
+      options_.value(v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TCLASS : IP_TOS));
+}
+
+int TcpSocket::SetOpt(int level, int name, const OptValue& value) {
+  if (level == SOL_SOCKET && name == SO_LINGER) {
+    if (!value.has_linger()) return EINVAL;
+    options_.SetLinger(value.linger().on(), value.linger().seconds());
+    return 0;
   }
   if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
     if (family_ != AF_INET6) return ENOPROTOOPT;
     if (state_ != State::kOpen || (pcb_ != nullptr && pcb_->local_port != 0)) return EINVAL;
-    v6only_ = v != 0;
+    v6only_ = value.int_value() != 0;
     if (pcb_ != nullptr) {
       u8_t type = v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY;
       IP_SET_TYPE_VAL(pcb_->local_ip, type);
@@ -1038,7 +1134,16 @@ int TcpSocket::SetOpt(int level, int name, const OptValue& value) {
     }
     return 0;
   }
-  return ENOPROTOOPT;
+  const int v = static_cast<int>(value.int_value());
+  // Linux clears a window clamp only on a closed socket.
+  if (level == IPPROTO_TCP && name == TCP_WINDOW_CLAMP && v == 0 &&
+      state_ != State::kOpen) {
+    return EINVAL;
+  }
+  if (int error = options_.Set(level, name, v)) return error;
+  ApplyOptions(pcb_);
+  for (tcp_pcb* lpcb : listeners_) ApplyOptions(lpcb);
+  return 0;
 }
 
 int TcpSocket::GetOpt(int level, int name, OptValue* value) {
@@ -1048,11 +1153,9 @@ int TcpSocket::GetOpt(int level, int name, OptValue* value) {
   };
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_REUSEADDR: return set(reuseaddr_);
-      case SO_KEEPALIVE: return set(pcb_ != nullptr && ip_get_option(pcb_, SOF_KEEPALIVE));
       case SO_LINGER:
-        value->mutable_linger()->set_on(linger_on_);
-        value->mutable_linger()->set_seconds(linger_seconds_);
+        value->mutable_linger()->set_on(options_.linger_on());
+        value->mutable_linger()->set_seconds(options_.linger_seconds());
         return 0;
       case SO_ERROR: {
         int error = pending_error_;
@@ -1062,34 +1165,41 @@ int TcpSocket::GetOpt(int level, int name, OptValue* value) {
       case SO_TYPE: return set(SOCK_STREAM);
       case SO_DOMAIN: return set(family_);
       case SO_PROTOCOL: return set(IPPROTO_TCP);
-      case SO_ACCEPTCONN: return set(state_ == State::kListening);
-      // Linux reports twice the value set, the kernel's bookkeeping share.
-      case SO_RCVBUF: return set(rcvbuf_ ? 2 * rcvbuf_ : TCP_WND);
-      case SO_SNDBUF: return set(sndbuf_ ? 2 * sndbuf_ : TCP_SND_BUF);
-      default: return ENOPROTOOPT;
+      case SO_ACCEPTCONN: return set(state_ == State::kListening && !listener_shut_);
+      default: break;
     }
   }
-  if (level == IPPROTO_TCP) {
-    switch (name) {
-      case TCP_NODELAY: return set(pcb_ != nullptr && tcp_nagle_disabled(pcb_));
-      case TCP_KEEPIDLE: return set(pcb_ ? pcb_->keep_idle / 1000 : TCP_KEEPIDLE_DEFAULT / 1000);
-      case TCP_KEEPINTVL: return set(pcb_ ? pcb_->keep_intvl / 1000 : TCP_KEEPINTVL_DEFAULT / 1000);
-      case TCP_KEEPCNT: return set(pcb_ ? pcb_->keep_cnt : TCP_KEEPCNT_DEFAULT);
-      case TCP_SYNCNT: return set(syncnt_ ? syncnt_ : TCP_SYNMAXRTX);
-      case TCP_MAXSEG: return set(pcb_ ? tcp_mss(pcb_) : TCP_MSS);
-      default: return ENOPROTOOPT;
-    }
+  const bool connected = state_ == State::kConnected && pcb_ != nullptr;
+  if (level == IPPROTO_TCP && name == TCP_MAXSEG && connected) return set(tcp_mss(pcb_));
+  if (level == IPPROTO_TCP && name == TCP_INFO) {
+    FillTcpInfo(value->mutable_tcp_info());
+    return 0;
+  }
+  if ((level == IPPROTO_IP && name == IP_MTU) ||
+      (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
+    if (!connected) return ENOTCONN;
+    netif* n = ip_route(&pcb_->local_ip, &pcb_->remote_ip);
+    if (n == nullptr) return ENOTCONN;
+    // lwIP's loopback has no MTU (0); Linux's lo has 65536.
+    return set(n->mtu != 0 ? n->mtu : 65536);
   }
   if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
     if (family_ != AF_INET6) return ENOPROTOOPT;
     return set(v6only_);
   }
-  return ENOPROTOOPT;
+  int v = 0;
+  if (int error = options_.Get(level, name, &v)) return error;
+  return set(v);
 }
 
 int TcpSocket::Shutdown(int how, int app_fd) {
   if (how < SHUT_RD || how > SHUT_RDWR) return EINVAL;
-  if (state_ == State::kListening) return 0;
+  if (state_ == State::kListening) {
+    if (listener_shut_) return ENOTCONN;
+    if (how == SHUT_WR) return 0;  // Linux: nothing to shut on a listener
+    ShutListener();
+    return 0;
+  }
   if (state_ != State::kConnected) return ENOTCONN;
   if (how == SHUT_RD || how == SHUT_RDWR) {
     app_read_shut_ = true;

@@ -9,6 +9,7 @@
 #ifndef STACKD_SOCKETS_TCP_SOCKET_H_
 #define STACKD_SOCKETS_TCP_SOCKET_H_
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,7 @@
 
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
+#include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
 
 namespace stackd {
@@ -112,7 +114,6 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void FlushToApp();
   // Application -> network: reads the pair into lwIP's send buffer.
   void PumpFromApp();
-  void OnPairReadableWhileListening();
   // Ends a connection attempt: 0 on success, else the errno.
   void FinishConnect(int error);
   // Reads and drops `bytes` gate bytes from the head of the pair.
@@ -123,6 +124,16 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void OnAppClosed(bool reset);
   // Accept: hands a new connection to the application.
   err_t Accept(tcp_pcb* newpcb);
+  // Tells lwIP what the options say, on `pcb` (the socket's own PCB, a
+  // listener's, an mconnect candidate's).
+  void ApplyOptions(tcp_pcb* pcb) const;
+  // getsockopt(TCP_INFO).
+  void FillTcpInfo(socket::v1::TcpInfo* info) const;
+  // shutdown(SHUT_RD or SHUT_RDWR) of a listener.
+  void ShutListener();
+  bool reuseaddr() const { return options_.flag(SOL_SOCKET, SO_REUSEADDR); }
+  // TCP_SYNCNT if the application set it, else 0 (lwIP's own limit).
+  int SynCount() const;
   void CloseListeners();
   void ClosePair();
   void MaybeDrop();
@@ -146,15 +157,15 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   bool watching_write_ = false;
   bool watching_hangup_ = false;
 
-  // Options.
+  // Options: the integer ones in the shared table, the rest here.
+  SocketOptions options_;
   bool v6only_ = false;
-  bool reuseaddr_ = false;
-  bool linger_on_ = false;
-  int linger_seconds_ = 0;
-  int rcvbuf_ = 0;
-  int sndbuf_ = 0;
-  int syncnt_ = 0;  // 0: lwIP's default.
   int pending_error_ = 0;
+  // False from a connect() that returned EINPROGRESS until a later
+  // connect() has reported its outcome.
+  bool connect_reported_ = true;
+  // shutdown(SHUT_RD) of a listener: no longer listening (ShutListener).
+  bool listener_shut_ = false;
 
   // Connect in progress.
   uint32_t gate_bytes_ = 0;
@@ -187,6 +198,7 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   uid_t owner_uid_ = 0;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
+  uint64_t bytes_acked_ = 0;  // TCP_INFO's tcpi_bytes_acked
 };
 
 }  // namespace stackd

@@ -43,7 +43,7 @@ constexpr int kMaxDatagramsPerTurn = 64;
 constexpr int kBatch = 16;
 // Room for the largest packet on the pair (header and payload), and one
 // byte more to notice a packet that is too large (MSG_TRUNC).
-constexpr size_t kSlotBytes = DatagramHeader::kBytes + 0xffff + 1;
+constexpr size_t kSlotBytes = client::kDatagramHeaderBytes + 0xffff + 1;
 // pbuf segments written to the pair with one sendmsg(2); a longer chain
 // (a datagram reassembled from many fragments) is copied first.
 constexpr int kMaxIov = 64;
@@ -51,38 +51,6 @@ constexpr int kMaxIov = 64;
 // fits (AF_UNIX refuses a packet larger than the buffer with EMSGSIZE).
 // The kernel doubles the value it is given.
 constexpr int kMinPairSndbuf = 40 * 1024;
-// Linux's smallest SO_RCVBUF and SO_SNDBUF, as it reports them.
-constexpr int kMinReportedRcvbuf = 2304;
-constexpr int kMinReportedSndbuf = 4608;
-// Linux's defaults for a new UDP socket.
-constexpr int kDefaultMulticastTtl = 1;
-
-// Reads one integer from a /proc/sys file, or `fallback`.
-int ReadSysctl(const char* path, int fallback) {
-  FILE* f = std::fopen(path, "re");
-  if (f == nullptr) return fallback;
-  int value = fallback;
-  if (std::fscanf(f, "%d", &value) != 1 || value <= 0) value = fallback;
-  std::fclose(f);
-  return value;
-}
-
-int RmemDefault() {
-  static const int value = ReadSysctl("/proc/sys/net/core/rmem_default", 212992);
-  return value;
-}
-int RmemMax() {
-  static const int value = ReadSysctl("/proc/sys/net/core/rmem_max", 212992);
-  return value;
-}
-int WmemDefault() {
-  static const int value = ReadSysctl("/proc/sys/net/core/wmem_default", 212992);
-  return value;
-}
-int WmemMax() {
-  static const int value = ReadSysctl("/proc/sys/net/core/wmem_max", 212992);
-  return value;
-}
 
 // The buffers recvmmsg(2) fills, shared by every UDP socket: only the stack
 // thread uses them, one socket at a time.
@@ -165,51 +133,7 @@ void ToHeader(const Address& a, uint8_t* family, uint8_t ip[16]) {
   std::memcpy(ip, a.ip().data(), std::min<size_t>(a.ip().size(), 16));
 }
 
-uint32_t LoadBe32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-void StoreBe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-
 }  // namespace
-
-// --- The pair's datagram header ----------------------------------------------
-
-void DatagramHeader::Encode(uint8_t out[kBytes]) const {
-  std::memset(out, 0, kBytes);
-  out[0] = kVersion;
-  out[1] = flags;
-  out[2] = family;
-  out[3] = local_family;
-  out[4] = static_cast<uint8_t>(port >> 8);
-  out[5] = static_cast<uint8_t>(port);
-  out[6] = static_cast<uint8_t>(error >> 8);
-  out[7] = static_cast<uint8_t>(error);
-  StoreBe32(out + 8, scope_id);
-  StoreBe32(out + 12, ifindex);
-  std::memcpy(out + 16, peer, 16);
-  std::memcpy(out + 32, local, 16);
-}
-
-bool DatagramHeader::Decode(const uint8_t* in, size_t len, DatagramHeader* out) {
-  if (len < kBytes || in[0] != kVersion) return false;
-  auto known = [](uint8_t f) { return f == 0 || f == AF_INET || f == AF_INET6; };
-  if (!known(in[2]) || !known(in[3])) return false;
-  out->flags = in[1];
-  out->family = in[2];
-  out->local_family = in[3];
-  out->port = static_cast<uint16_t>((in[4] << 8) | in[5]);
-  out->error = static_cast<uint16_t>((in[6] << 8) | in[7]);
-  out->scope_id = LoadBe32(in + 8);
-  out->ifindex = LoadBe32(in + 12);
-  std::memcpy(out->peer, in + 16, 16);
-  std::memcpy(out->local, in + 32, 16);
-  return true;
-}
 
 // --- Life cycle ----------------------------------------------------------------
 
@@ -236,7 +160,12 @@ int UdpSocket::Create(SocketTable* table, int family, int protocol, pid_t pid,
 
 UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
                      udp_pcb* pcb)
-    : table_(table), id_(id), family_(family), pcb_(pcb), pair_(table->io(), pair_fd) {
+    : table_(table),
+      id_(id),
+      family_(family),
+      pcb_(pcb),
+      pair_(table->io(), pair_fd),
+      options_(Protocol::kUdp, family) {
   pair_.non_blocking(true);
   ip_addr_t any;
   ip_addr_set_zero(&any);
@@ -262,14 +191,24 @@ void UdpSocket::Start() { WatchReadable(); }
 
 void UdpSocket::ApplyOptions() {
   udp_recv(pcb_, &UdpSocket::OnRecv, this);
-  if (reuseaddr_ || reuseport_) ip_set_option(pcb_, SOF_REUSEADDR);
-  else ip_reset_option(pcb_, SOF_REUSEADDR);
-  if (broadcast_) ip_set_option(pcb_, SOF_BROADCAST);
+  if (options_.flag(SOL_SOCKET, SO_REUSEADDR) || options_.flag(SOL_SOCKET, SO_REUSEPORT)) {
+    ip_set_option(pcb_, SOF_REUSEADDR);
+  } else {
+    ip_reset_option(pcb_, SOF_REUSEADDR);
+  }
+  if (options_.flag(SOL_SOCKET, SO_BROADCAST)) ip_set_option(pcb_, SOF_BROADCAST);
   else ip_reset_option(pcb_, SOF_BROADCAST);
-  if (ttl_ >= 0) pcb_->ttl = static_cast<u8_t>(ttl_);
-  pcb_->tos = static_cast<u8_t>(tos_);
-  udp_set_multicast_ttl(pcb_, static_cast<u8_t>(mcast_ttl_));
-  if (mcast_loop_) udp_set_flags(pcb_, UDP_FLAGS_MULTICAST_LOOP);
+  // An IPv6 socket connected to a v4-mapped peer uses the IPv4 options.
+  const bool v6 = family_ == AF_INET6 && !(connected_ && IP_IS_V4_VAL(pcb_->remote_ip));
+  const int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  int ttl;
+  options_.Get(level, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl);
+  pcb_->ttl = static_cast<u8_t>(ttl);
+  pcb_->tos = static_cast<u8_t>(options_.value(level, v6 ? IPV6_TCLASS : IP_TOS));
+  udp_set_multicast_ttl(pcb_, static_cast<u8_t>(options_.value(
+                                  level, v6 ? IPV6_MULTICAST_HOPS : IP_MULTICAST_TTL)));
+  if (options_.flag(level, v6 ? IPV6_MULTICAST_LOOP : IP_MULTICAST_LOOP))
+    udp_set_flags(pcb_, UDP_FLAGS_MULTICAST_LOOP);
   else udp_clear_flags(pcb_, UDP_FLAGS_MULTICAST_LOOP);
   udp_set_multicast_netif_index(pcb_, static_cast<u8_t>(mcast_ifindex_));
   ip4_addr_t m4;
@@ -413,12 +352,12 @@ void UdpSocket::PumpFromApp() {
 
 void UdpSocket::SendOne(const uint8_t* data, size_t len) {
   DatagramHeader h;
-  if (!DatagramHeader::Decode(data, len, &h) || (h.flags & DatagramHeader::kFlagError) != 0) {
+  if (!client::DecodeDatagramHeader(data, len, &h) || (h.flags & client::kDatagramFlagError) != 0) {
     ++tx_dropped_;
     Log(3, "socket %d: udp, bad datagram header dropped", id_);
     return;
   }
-  const size_t payload = len - DatagramHeader::kBytes;
+  const size_t payload = len - client::kDatagramHeaderBytes;
   ip_addr_t dst;
   uint16_t port = 0;
   if (h.family == 0) {
@@ -434,7 +373,7 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
     return;
   }
   if (payload > (IP_IS_V4_VAL(dst) ? kMaxPayload4 : kMaxPayload6) ||
-      (IsBroadcast(dst) && !broadcast_)) {
+      (IsBroadcast(dst) && !options_.flag(SOL_SOCKET, SO_BROADCAST))) {
     ++tx_dropped_;  // EMSGSIZE, EACCES on Linux.
     return;
   }
@@ -443,7 +382,7 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
     ++tx_dropped_;
     return;
   }
-  if (payload > 0) std::memcpy(p->payload, data + DatagramHeader::kBytes, payload);
+  if (payload > 0) std::memcpy(p->payload, data + client::kDatagramHeaderBytes, payload);
   err_t err;
   if (h.local_family != 0 || h.ifindex != 0) {
     // IP_PKTINFO / IPV6_PKTINFO on sendmsg: the source address and/or the
@@ -508,8 +447,7 @@ void UdpSocket::OnRecv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_
   }
   ToHeader(ToWire(*ip_current_dest_addr(), 0, self->family_), &h.local_family, h.local);
   if (netif* in = ip_current_input_netif()) h.ifindex = netif_get_index(in);
-  if (self->pktinfo_) h.flags |= DatagramHeader::kFlagPktInfo;
-  if (self->pktinfo6_) h.flags |= DatagramHeader::kFlagPktInfo6;
+  self->AskForControl(&h);
   const size_t bytes = p->tot_len;
   const int error = self->Deliver(h, p);
   pbuf_free(p);
@@ -522,9 +460,50 @@ void UdpSocket::OnRecv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_
   // count.
 }
 
+void UdpSocket::AskForControl(DatagramHeader* h) const {
+  // The control messages the application will get are made by the library
+  // from the header; here is what they say: the options that ask for them,
+  // and the IP header (valid during lwIP's receive callback).
+  const SocketOptions& o = options_;
+  const bool v6 = family_ == AF_INET6;
+  if (o.flag(IPPROTO_IP, IP_PKTINFO)) h->flags |= client::kDatagramFlagPktInfo;
+  if (o.flag(IPPROTO_IP, IP_RECVTTL)) h->flags |= client::kDatagramFlagTtl;
+  if (o.flag(IPPROTO_IP, IP_RECVTOS)) h->flags |= client::kDatagramFlagTos;
+  if (o.flag(IPPROTO_IP, IP_RECVORIGDSTADDR)) h->more_flags |= client::kDatagramMoreOrigDst;
+  if (v6) {
+    if (o.flag(IPPROTO_IPV6, IPV6_RECVPKTINFO)) h->flags |= client::kDatagramFlagPktInfo6;
+    if (o.flag(IPPROTO_IPV6, IPV6_RECVHOPLIMIT)) h->flags |= client::kDatagramFlagHopLimit;
+    if (o.flag(IPPROTO_IPV6, IPV6_RECVTCLASS)) h->flags |= client::kDatagramFlagTclass;
+    if (o.flag(IPPROTO_IPV6, IPV6_RECVORIGDSTADDR)) {
+      h->more_flags |= client::kDatagramMoreOrigDst6;
+    }
+  }
+  // SO_TIMESTAMPNS wins over SO_TIMESTAMP, as Linux's sock_recv_timestamp.
+  if (o.flag(SOL_SOCKET, SO_TIMESTAMPNS)) {
+    h->more_flags |= client::kDatagramMoreTimestampNs;
+  } else if (o.flag(SOL_SOCKET, SO_TIMESTAMP)) {
+    h->flags |= client::kDatagramFlagTimestamp;
+  }
+  if ((h->flags & client::kDatagramFlagTimestamp) != 0 ||
+      (h->more_flags & client::kDatagramMoreTimestampNs) != 0) {
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    h->time_ns = static_cast<uint64_t>(now.tv_sec) * 1000000000u +
+                 static_cast<uint64_t>(now.tv_nsec);
+  }
+  if (pcb_ != nullptr) h->local_port = pcb_->local_port;
+  if (const ip_hdr* ip4 = ip4_current_header(); ip4 != nullptr && ip_current_is_v6() == 0) {
+    h->ttl = IPH_TTL(ip4);
+    h->tos = IPH_TOS(ip4);
+  } else if (const ip6_hdr* ip6 = ip6_current_header(); ip6 != nullptr) {
+    h->ttl = IP6H_HOPLIM(ip6);
+    h->tos = static_cast<uint8_t>(IP6H_TC(ip6));
+  }
+}
+
 int UdpSocket::Deliver(const DatagramHeader& header, const pbuf* p) {
-  uint8_t head[DatagramHeader::kBytes];
-  header.Encode(head);
+  uint8_t head[client::kDatagramHeaderBytes];
+  client::EncodeDatagramHeader(header, head);
   iovec iov[kMaxIov];
   int n = 0;
   iov[n++] = iovec{head, sizeof(head)};
@@ -627,7 +606,7 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
     }
     // As Linux: the next receive call fails with ECONNREFUSED.
     DatagramHeader h;
-    h.flags = DatagramHeader::kFlagError;
+    h.flags = client::kDatagramFlagError;
     h.error = ECONNREFUSED;
     s->Deliver(h, nullptr);
     Log(3, "socket %d: udp, port unreachable from the peer", s->id_);
@@ -653,8 +632,11 @@ int UdpSocket::CheckPortSharing(const ip_addr_t& ip, uint16_t port) const {
     const bool overlap = ip_addr_isany(&other->local_ip) || ip_addr_isany(&ip) ||
                          ip_addr_eq(&other->local_ip, &ip);
     if (!overlap) continue;
-    const bool shared = (reuseaddr_ && owner->reuseaddr_) ||
-                        (reuseport_ && owner->reuseport_ && owner_uid_ == owner->owner_uid_);
+    auto both = [&](int name) {
+      return options_.flag(SOL_SOCKET, name) && owner->options_.flag(SOL_SOCKET, name);
+    };
+    const bool shared =
+        both(SO_REUSEADDR) || (both(SO_REUSEPORT) && owner_uid_ == owner->owner_uid_);
     if (!shared) return EADDRINUSE;
   }
   return 0;
@@ -668,7 +650,9 @@ int UdpSocket::Bind(const Address& address, Address* bound) {
   if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
     return error == ENETUNREACH ? EADDRNOTAVAIL : error;
   }
-  if (!IsLocalAddress(ip) && !ip_addr_ismulticast(&ip) && !IsBroadcast(ip)) {
+  const bool freebind = options_.flag(IPPROTO_IP, IP_FREEBIND) ||
+                        (family_ == AF_INET6 && options_.flag(IPPROTO_IPV6, IPV6_FREEBIND));
+  if (!freebind && !IsLocalAddress(ip) && !ip_addr_ismulticast(&ip) && !IsBroadcast(ip)) {
     return EADDRNOTAVAIL;
   }
   if (int error = CheckPortSharing(ip, port)) return error;
@@ -783,7 +767,7 @@ int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
       ip_2_ip6(&ip)->addr[3] = PP_HTONL(1);
     }
   }
-  if (IsBroadcast(ip) && !broadcast_) return finish(EACCES);
+  if (IsBroadcast(ip) && !options_.flag(SOL_SOCKET, SO_BROADCAST)) return finish(EACCES);
   if (!ip_addr_ismulticast(&ip) && ip_route(&pcb_->local_ip, &ip) == nullptr) {
     return finish(ENETUNREACH);
   }
@@ -833,64 +817,22 @@ int UdpSocket::GetName(bool peer, Address* out) const {
 }
 
 int UdpSocket::ReceiveBufferBytes() const {
-  return rcvbuf_ > 0 ? std::max(2 * rcvbuf_, kMinReportedRcvbuf) : RmemDefault();
+  int bytes = 0;
+  options_.Get(SOL_SOCKET, SO_RCVBUF, &bytes);
+  return bytes;
 }
 
 int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
   if (closed_ || pcb_ == nullptr) return EBADF;
   const int64_t v = value.int_value();
-  auto flag = [&](bool* field) {
-    *field = v != 0;
-    ApplyOptions();
+  if (level == SOL_SOCKET && name == SO_LINGER) {
+    // Taken and kept, as Linux does; a datagram socket has nothing to linger on.
+    if (!value.has_linger()) return EINVAL;
+    options_.SetLinger(value.linger().on(), value.linger().seconds());
     return 0;
-  };
-  if (level == SOL_SOCKET) {
-    switch (name) {
-      case SO_REUSEADDR: return flag(&reuseaddr_);
-      case SO_REUSEPORT: return flag(&reuseport_);
-      case SO_BROADCAST: return flag(&broadcast_);
-      case SO_RCVBUF: {
-        const int64_t capped = std::min<int64_t>(std::max<int64_t>(v, 0), RmemMax());
-        rcvbuf_ = static_cast<int>(capped);
-        int size = std::max(ReceiveBufferBytes() / 2, kMinPairSndbuf);
-        if (pair_.is_open()) {
-          setsockopt(pair_.native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
-        }
-        return 0;
-      }
-      case SO_SNDBUF:
-        sndbuf_ = static_cast<int>(std::min<int64_t>(std::max<int64_t>(v, 0), WmemMax()));
-        return 0;
-      case SO_RCVLOWAT:
-        rcvlowat_ = v < 1 ? 1 : static_cast<int>(std::min<int64_t>(v, 0x7fffffff));
-        return 0;
-      default:
-        return ENOPROTOOPT;
-    }
   }
   if (level == IPPROTO_IP) {
     switch (name) {
-      case IP_PKTINFO: return flag(&pktinfo_);
-      case IP_TTL:
-        if (v == -1) {
-          ttl_ = -1;
-          pcb_->ttl = UDP_TTL;
-          return 0;
-        }
-        if (v < 1 || v > 255) return EINVAL;
-        ttl_ = static_cast<int>(v);
-        ApplyOptions();
-        return 0;
-      case IP_TOS:
-        tos_ = static_cast<int>(v & 0xfc);
-        ApplyOptions();
-        return 0;
-      case IP_MULTICAST_TTL:
-        if (v < -1 || v > 255) return EINVAL;
-        mcast_ttl_ = v == -1 ? kDefaultMulticastTtl : static_cast<int>(v);
-        ApplyOptions();
-        return 0;
-      case IP_MULTICAST_LOOP: return flag(&mcast_loop_);
       case IP_MULTICAST_IF: {
         if (!value.has_membership()) {
           if (v != 0) return EINVAL;
@@ -924,11 +866,10 @@ int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
       case IP_DROP_MEMBERSHIP:
         return Membership(level, name, value.membership());
       default:
-        return ENOPROTOOPT;
+        break;
     }
   }
-  if (level == IPPROTO_IPV6) {
-    if (family_ != AF_INET6) return ENOPROTOOPT;
+  if (level == IPPROTO_IPV6 && family_ == AF_INET6) {
     switch (name) {
       case IPV6_V6ONLY:
         if (pcb_->local_port != 0 || connected_) return EINVAL;
@@ -936,26 +877,6 @@ int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
         IP_SET_TYPE_VAL(pcb_->local_ip, v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
         IP_SET_TYPE_VAL(pcb_->remote_ip, v6only_ ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY);
         return 0;
-      case IPV6_RECVPKTINFO: return flag(&pktinfo6_);
-      case IPV6_UNICAST_HOPS:
-        if (v < -1 || v > 255) return EINVAL;
-        ttl_ = static_cast<int>(v);
-        if (ttl_ == -1) pcb_->ttl = UDP_TTL;
-        ApplyOptions();
-        return 0;
-      case IPV6_TCLASS:
-        if (v < -1 || v > 255) return EINVAL;
-        tos_ = v == -1 ? 0 : static_cast<int>(v);
-        ApplyOptions();
-        return 0;
-      case IPV6_MULTICAST_HOPS:
-        if (v < -1 || v > 255) return EINVAL;
-        mcast_ttl_ = v == -1 ? kDefaultMulticastTtl : static_cast<int>(v);
-        ApplyOptions();
-        return 0;
-      case IPV6_MULTICAST_LOOP:
-        if (v != 0 && v != 1) return EINVAL;
-        return flag(&mcast_loop_);
       case IPV6_MULTICAST_IF:
         if (v < 0 || v > 255 ||
             (v != 0 && netif_get_by_index(static_cast<u8_t>(v)) == nullptr)) {
@@ -968,10 +889,18 @@ int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
       case IPV6_LEAVE_GROUP:
         return Membership(level, name, value.membership());
       default:
-        return ENOPROTOOPT;
+        break;
     }
   }
-  return ENOPROTOOPT;
+  if (int error = options_.Set(level, name, static_cast<int>(v))) return error;
+  if (level == SOL_SOCKET && name == SO_RCVBUF && pair_.is_open()) {
+    // The pair holds what the application has not read: its send buffer
+    // on stackd's end is the socket's receive buffer.
+    int size = std::max(ReceiveBufferBytes() / 2, kMinPairSndbuf);
+    setsockopt(pair_.native_handle(), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+  }
+  ApplyOptions();
+  return 0;
 }
 
 int UdpSocket::GetOpt(int level, int name, OptValue* value) {
@@ -979,12 +908,8 @@ int UdpSocket::GetOpt(int level, int name, OptValue* value) {
     value->set_int_value(v);
     return 0;
   };
-  const int ttl = pcb_ != nullptr ? pcb_->ttl : UDP_TTL;
   if (level == SOL_SOCKET) {
     switch (name) {
-      case SO_REUSEADDR: return set(reuseaddr_);
-      case SO_REUSEPORT: return set(reuseport_);
-      case SO_BROADCAST: return set(broadcast_);
       case SO_ERROR: {
         const int error = pending_error_;
         pending_error_ = 0;
@@ -994,43 +919,34 @@ int UdpSocket::GetOpt(int level, int name, OptValue* value) {
       case SO_DOMAIN: return set(family_);
       case SO_PROTOCOL: return set(IPPROTO_UDP);
       case SO_ACCEPTCONN: return set(0);
-      case SO_RCVBUF: return set(ReceiveBufferBytes());
-      case SO_SNDBUF: return set(sndbuf_ > 0 ? std::max(2 * sndbuf_, kMinReportedSndbuf)
-                                             : WmemDefault());
-      case SO_RCVLOWAT: return set(rcvlowat_);
-      default: return ENOPROTOOPT;
-    }
-  }
-  if (level == IPPROTO_IP) {
-    switch (name) {
-      case IP_PKTINFO: return set(pktinfo_);
-      case IP_TTL: return set(ttl);
-      case IP_TOS: return set(tos_);
-      case IP_MULTICAST_TTL: return set(mcast_ttl_);
-      case IP_MULTICAST_LOOP: return set(mcast_loop_);
-      case IP_MULTICAST_IF: {
-        auto* m = value->mutable_membership();
-        m->set_interface_address(std::string(reinterpret_cast<const char*>(&mcast_addr4_), 4));
-        m->set_ifindex(mcast_ifindex_);
+      case SO_LINGER:
+        value->mutable_linger()->set_on(options_.linger_on());
+        value->mutable_linger()->set_seconds(options_.linger_seconds());
         return 0;
-      }
-      default: return ENOPROTOOPT;
+      default: break;
     }
   }
-  if (level == IPPROTO_IPV6) {
-    if (family_ != AF_INET6) return ENOPROTOOPT;
-    switch (name) {
-      case IPV6_V6ONLY: return set(v6only_);
-      case IPV6_RECVPKTINFO: return set(pktinfo6_);
-      case IPV6_UNICAST_HOPS: return set(ttl);
-      case IPV6_TCLASS: return set(tos_);
-      case IPV6_MULTICAST_HOPS: return set(mcast_ttl_);
-      case IPV6_MULTICAST_LOOP: return set(mcast_loop_);
-      case IPV6_MULTICAST_IF: return set(mcast_ifindex_);
-      default: return ENOPROTOOPT;
-    }
+  if (level == IPPROTO_IP && name == IP_MULTICAST_IF) {
+    auto* m = value->mutable_membership();
+    m->set_interface_address(std::string(reinterpret_cast<const char*>(&mcast_addr4_), 4));
+    m->set_ifindex(mcast_ifindex_);
+    return 0;
   }
-  return ENOPROTOOPT;
+  if ((level == IPPROTO_IP && name == IP_MTU) ||
+      (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
+    if (!connected_ || pcb_ == nullptr) return ENOTCONN;
+    netif* n = ip_route(&pcb_->local_ip, &pcb_->remote_ip);
+    if (n == nullptr) return ENOTCONN;
+    return set(n->mtu != 0 ? n->mtu : 65536);  // lwIP's loopback: 0
+
+  }
+  if (level == IPPROTO_IPV6 && family_ == AF_INET6) {
+    if (name == IPV6_V6ONLY) return set(v6only_);
+    if (name == IPV6_MULTICAST_IF) return set(mcast_ifindex_);
+  }
+  int v = 0;
+  if (int error = options_.Get(level, name, &v)) return error;
+  return set(v);
 }
 
 int UdpSocket::Membership(int level, int name, const socket::v1::Membership& m) {

@@ -33,40 +33,16 @@
 #include "lwip/raw.h"
 #include "lwip/udp.h"
 #include "proto/socket.pb.h"
+#include "client/datagram_header.h"
+#include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
 
 namespace stackd {
 
 class SocketTable;
 
-// The header that starts every datagram on a UDP socket's pair
-// (docs/socket-protocol.md). Multi-byte fields are in network order.
-struct DatagramHeader {
-  static constexpr size_t kBytes = 48;
-  static constexpr uint8_t kVersion = 1;
-  // stackd -> application: report IP_PKTINFO / IPV6_PKTINFO with this
-  // datagram (the socket has IP_PKTINFO / IPV6_RECVPKTINFO on).
-  static constexpr uint8_t kFlagPktInfo = 0x01;
-  static constexpr uint8_t kFlagPktInfo6 = 0x02;
-  // stackd -> application: no datagram; the receive call fails with
-  // `error` (ECONNREFUSED after an ICMP port unreachable).
-  static constexpr uint8_t kFlagError = 0x80;
-
-  uint8_t flags = 0;
-  uint8_t family = 0;        // Of `peer`: 0 (none), AF_INET, AF_INET6.
-  uint8_t local_family = 0;  // Of `local`: 0 (none), AF_INET, AF_INET6.
-  uint16_t port = 0;         // Host order here.
-  uint16_t error = 0;
-  uint32_t scope_id = 0;
-  uint32_t ifindex = 0;
-  uint8_t peer[16] = {};   // IPv4: the first 4 bytes.
-  uint8_t local[16] = {};  // IPv4: the first 4 bytes.
-
-  void Encode(uint8_t out[kBytes]) const;
-  // False for a header stackd cannot use (short, another version, an
-  // unknown family).
-  static bool Decode(const uint8_t* in, size_t len, DatagramHeader* out);
-};
+// The header of every packet on the pair, shared with the library.
+using client::DatagramHeader;
 
 class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> {
  public:
@@ -163,6 +139,9 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   int Membership(int level, int name, const socket::v1::Membership& m);
   void LeaveAllGroups();
   int ReceiveBufferBytes() const;
+  // Marks in `h` the control messages the application asked for, with the
+  // values they carry (during lwIP's receive callback).
+  void AskForControl(DatagramHeader* h) const;
 
   SocketTable* table_;
   const uint64_t id_;
@@ -178,20 +157,9 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   bool bound_explicitly_ = false;
   socket::v1::Address peer_;
 
-  // Options.
+  // Options: the integer ones in the shared table, the rest here.
+  SocketOptions options_;
   bool v6only_ = false;
-  bool reuseaddr_ = false;
-  bool reuseport_ = false;
-  bool broadcast_ = false;
-  bool pktinfo_ = false;
-  bool pktinfo6_ = false;
-  bool mcast_loop_ = true;
-  int mcast_ttl_ = 1;
-  int ttl_ = -1;      // -1: lwIP's default (UDP_TTL).
-  int tos_ = 0;
-  int rcvbuf_ = 0;    // As set (0: the system default); Linux reports twice.
-  int sndbuf_ = 0;
-  int rcvlowat_ = 1;
   uint32_t mcast_ifindex_ = 0;
   uint32_t mcast_addr4_ = 0;  // Network order.
   int pending_error_ = 0;
