@@ -1,0 +1,76 @@
+// Where stackd's sockets differ from Linux's, by design or not yet fixed,
+// in one place. An entry is a glob over case ids ("case/ip/world") and the
+// reason. A listed case that matches Linux fails, so fixed entries go.
+#include <fnmatch.h>
+
+#include <string>
+
+#include "tests/differential/case.h"
+
+namespace stackd::differential {
+namespace {
+
+struct Difference {
+  const char* pattern;
+  const char* reason;
+};
+
+const Difference kDifferences[] = {
+    // --- By the design of the pair (docs/socket-protocol.md) ---------------
+    // The kernel raises POLLERR on an AF_UNIX socket only when its peer
+    // closes with unread data; stackd cannot make the application's end
+    // report a TCP reset as POLLERR. read/recv/send report the reset.
+    {"tcp_close/peer_resets/*", "no POLLERR on the pair after a reset"},
+    {"tcp_close/peer_closes_then_writes/*", "no POLLERR on the pair after a reset"},
+    {"tcp_close/linger_zero_resets/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
+    {"tcp_close/unread_data_resets/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
+    {"tcp_listen/close_with_queue/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
+    {"tcp_listen/reset_before_accept/*", "no POLLERR on the pair after a reset"},
+    {"tcp_listen/shutdown_r*_with_queue/*", "poll bits of a shut listener (IN|RDHUP, not OUT|HUP); listen() again is EINVAL: the pair cannot be reopened"},
+    {"tcp_listen/shutdown_wakes_accept/*", "poll bits of a shut listener (IN|RDHUP, not OUT|HUP); listen() again is EINVAL: the pair cannot be reopened"},
+    // An unconnected or listening socket's fd is already the pair: writes
+    // are taken (later sent, or dropped on a listener), reads wait.
+    {"tcp_io/unconnected/*", "an unconnected fd is the pair: writable, reads block (Linux: EPIPE, ENOTCONN)"},
+    {"tcp_io/listener/*", "a listener's fd is the pair: recv reads nothing (Linux: ENOTCONN)"},
+    // shutdown(SHUT_RD) ends the pair's direction to the application;
+    // Linux keeps queueing what arrives later.
+    {"tcp_shutdown/connected_rd/*", "SHUT_RD ends the pair's stream for good (Linux still delivers later data)"},
+    {"tcp_shutdown/connected_rdwr/*", "SHUT_RDWR: the reset for later data is sent, but the pair already reads EOF"},
+    // UDP errors: a datagram pair has no error queue and no POLLERR.
+    {"udp/icmp_refused_connected/*", "ICMP errors reach the next receive call only: no POLLERR, no SO_ERROR"},
+    {"udp/recverr_queue/*", "no IP_RECVERR error queue (MSG_ERRQUEUE)"},
+    {"udp_cmsg/so_timestamp/*", "SIOCGSTAMP is not served (the control messages are)"},
+    {"udp_cmsg/siocgstamp_none/*", "SIOCGSTAMP is not served: ENOTTY, not ENOENT"},
+    // --- What lwIP does not have (yet) --------------------------------------
+    {"tcp_io/urgent/*", "no urgent data: lwIP delivers the urgent byte inline (issue 16)"},
+    {"tcp_connect/to_itself/*", "lwIP has no simultaneous open: a socket cannot connect to itself"},
+    {"tcp_bind/reuseport/*", "no SO_REUSEPORT groups for TCP: lwIP takes one listener per address and port"},
+    {"tcp_listen/reuseport_spreads/*", "no SO_REUSEPORT groups for TCP"},
+    {"tcp_listen/defer_accept/*", "TCP_DEFER_ACCEPT is kept but has no effect"},
+    {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 500 ms ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
+    {"tcp_shutdown/time_wait/*", "the socket of a connection in TIME-WAIT still answers shutdown and getpeername"},
+    {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
+    {"tcp_connect/refused_nonblocking/*", "a socket whose connect failed is gone from stackd: connect() again is EINVAL, not ECONNABORTED"},
+    {"tcp_connect/bad_addresses/[vm][6a]*", "an address too short for an AF_INET6 socket: EAFNOSUPPORT before Linux's EINVAL (the library does not know the socket's family)"},
+    {"tcp_bind/wrong_family/[vm][6a]*", "an AF_INET address on an AF_INET6 socket: EAFNOSUPPORT, Linux EINVAL (length checked first)"},
+    {"tcp_connect/v6only_mapped/*", "binding a v4-mapped address on an IPV6_V6ONLY socket: EADDRNOTAVAIL, Linux EINVAL"},
+    {"udp/send_unconnected/*", "send() without a destination does not bind a port first"},
+    {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
+    {"udp/ping_socket/*", "no ICMP echo (ping) sockets"},
+    {"udp/broadcast_permission/*", "255.255.255.255 without a default route: sent, where Linux says ENETUNREACH"},
+    {"udp_cmsg/tos_sent/mapped/*", "an AF_INET6 socket sending to an IPv4 peer it is not connected to uses its IPv6 hop limit and traffic class, not IP_TTL/IP_TOS"},
+    // --- Values that are Linux's own ------------------------------------------
+    {"option_tcp/tcp_congestion_default/*", "by design: lwIP runs Reno; Linux reports the host's default (bbr, cubic)"},
+    {"option_*/so_linger/*", "a negative l_linger: Linux reports its jiffies arithmetic"},
+};
+
+}  // namespace
+
+const char* KnownDifference(const std::string& id) {
+  for (const Difference& d : kDifferences) {
+    if (fnmatch(d.pattern, id.c_str(), 0) == 0) return d.reason;
+  }
+  return nullptr;
+}
+
+}  // namespace stackd::differential
