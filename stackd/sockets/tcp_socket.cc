@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "lwip/ip6_addr.h"
@@ -38,6 +39,8 @@ constexpr size_t kAcceptRecordBytes = 128;
 // calls wake at once (docs/socket-protocol.md).
 constexpr int kEndRecords = 16;
 constexpr int kMaxIov = 64;
+// How long TCP_CORK holds a partial segment at most (tcp(7): 200 ms).
+constexpr auto kCorkCeiling = std::chrono::milliseconds(200);
 
 // Whether `ip` is an address of this stack (or a wildcard).
 bool IsLocalAddress(const ip_addr_t& ip) {
@@ -354,7 +357,10 @@ void TcpSocket::PumpFromApp() {
     OnAppClosed(true);
     return;
   }
-  if (wrote && pcb_ != nullptr) tcp_output(pcb_);
+  if (wrote && pcb_ != nullptr) {
+    tcp_output(pcb_);
+    if (tcp_corked(pcb_) && pcb_->unsent != nullptr) HoldCorked();
+  }
   if (pcb_ == nullptr && state_ == State::kConnected && app_eof_) {
     // Both FINs done and lwIP owns the PCB: wait for the final close.
     if (PairHungUp()) {
@@ -363,6 +369,25 @@ void TcpSocket::PumpFromApp() {
       WatchReadable();
     }
   }
+}
+
+void TcpSocket::HoldCorked() {
+  if (cork_timer_armed_) return;
+  if (cork_timer_ == nullptr) {
+    cork_timer_ = std::make_unique<asio::steady_timer>(table_->io());
+  }
+  cork_timer_armed_ = true;
+  cork_timer_->expires_after(kCorkCeiling);
+  cork_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr) return;
+    self->cork_timer_armed_ = false;
+    tcp_pcb* pcb = self->pcb_;
+    if (pcb == nullptr || !tcp_corked(pcb) || pcb->unsent == nullptr) return;
+    tcp_uncork(pcb);
+    tcp_output(pcb);
+    tcp_cork(pcb);
+  });
 }
 
 // --- Errors and closing -------------------------------------------------------
@@ -1104,6 +1129,12 @@ void TcpSocket::ApplyOptions(tcp_pcb* pcb) const {
   if (pcb->state == LISTEN) return;  // the rest lives in a full tcp_pcb only
   if (options_.flag(IPPROTO_TCP, TCP_NODELAY)) tcp_nagle_disable(pcb);
   else tcp_nagle_enable(pcb);
+  if (options_.flag(IPPROTO_TCP, TCP_CORK)) {
+    tcp_cork(pcb);
+  } else if (tcp_corked(pcb)) {
+    tcp_uncork(pcb);
+    tcp_output(pcb);  // Uncorking pushes what waited, as on Linux.
+  }
   pcb->keep_idle = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPIDLE)) * 1000;
   pcb->keep_intvl = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPINTVL)) * 1000;
   pcb->keep_cnt = static_cast<u32_t>(options_.value(IPPROTO_TCP, TCP_KEEPCNT));

@@ -114,6 +114,8 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void FlushToApp();
   // Application -> network: reads the pair into lwIP's send buffer.
   void PumpFromApp();
+  // A partial segment waits corked: sends it once the ceiling has passed.
+  void HoldCorked();
   // Ends a connection attempt: 0 on success, else the errno.
   void FinishConnect(int error);
   // Reads and drops `bytes` gate bytes from the head of the pair.
@@ -185,6 +187,10 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   // Application -> network.
   bool app_eof_ = false;
   bool waiting_for_sndbuf_ = false;
+  // TCP_CORK: lwIP holds a partial last segment (tcp_cork); as on Linux it
+  // leaves after kCorkCeiling at the latest.
+  std::unique_ptr<boost::asio::steady_timer> cork_timer_;
+  bool cork_timer_armed_ = false;
 
   // Listening: connections handed to the application, oldest first, whose
   // records it may not have read yet.

@@ -746,6 +746,68 @@ void AddInfoCases(std::vector<Case>& cases) {
                    }});
 }
 
+// TCP_CORK (tcp(7)): partial segments wait until uncorked, a close, or
+// 200 ms; full ones go at once.
+void AddCorkCases(std::vector<Case>& cases) {
+  auto cork = [](int fd, int on) {
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+  };
+  cases.push_back({"tcp_cork/partial_waits_200ms", kAllIps, true,
+                   [cork](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     r.Ret("cork", cork(c.mine, 1));
+                     r.Add("get", GetInt(c.mine, IPPROTO_TCP, TCP_CORK));
+                     const absl::Time sent = absl::Now();
+                     r.Add("send", SendText(c.mine, "abc"));
+                     r.Add("peer after 100 ms",
+                           PollBits(c.theirs, POLLIN, Milliseconds(100), absl::ZeroDuration()));
+                     r.Add("peer within 1 s",
+                           PollBits(c.theirs, POLLIN, Seconds(1), absl::ZeroDuration()));
+                     const absl::Duration took = absl::Now() - sent;
+                     r.Add("arrived", took < Milliseconds(150)   ? "before 150 ms"
+                                      : took < Milliseconds(600) ? "150-600 ms"
+                                                                 : "later");
+                     r.Add("recv", RecvText(c.theirs, 8, MSG_DONTWAIT));
+                   }});
+  cases.push_back({"tcp_cork/uncork_pushes_one_segment", kAllIps, true,
+                   [cork](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     const int one = 1;
+                     setsockopt(c.mine, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                     r.Ret("cork", cork(c.mine, 1));
+                     r.Add("send", SendText(c.mine, "ab"));
+                     r.Add("send", SendText(c.mine, "cd"));
+                     r.Add("peer after 50 ms",
+                           PollBits(c.theirs, POLLIN, Milliseconds(50), absl::ZeroDuration()));
+                     r.Ret("uncork", cork(c.mine, 0));
+                     r.Add("peer", PollBits(c.theirs, POLLIN, Milliseconds(100)));
+                     r.Add("recv", RecvText(c.theirs, 8, MSG_DONTWAIT));
+                   }});
+  cases.push_back({"tcp_cork/close_flushes", kAllIps, true,
+                   [cork](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     r.Ret("cork", cork(c.mine, 1));
+                     r.Add("send", SendText(c.mine, "xy"));
+                     w.Close(c.mine);
+                     r.Add("peer", PollBits(c.theirs, POLLIN, Milliseconds(100)));
+                     r.Add("recv", RecvText(c.theirs, 8, MSG_DONTWAIT));
+                     r.Add("recv again", RecvText(c.theirs, 8, MSG_DONTWAIT));
+                   }});
+  cases.push_back({"tcp_cork/full_segments_go", kAllIps, true,
+                   [cork](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     r.Ret("cork", cork(c.mine, 1));
+                     const std::string big(200000, 'q');
+                     r.Add("send", SendText(c.mine, big, MSG_DONTWAIT));
+                     r.Add("peer after 100 ms",
+                           PollBits(c.theirs, POLLIN, Milliseconds(100), absl::ZeroDuration()));
+                   }});
+}
+
 }  // namespace
 
 void AddTcpCases(std::vector<Case>& cases) {
@@ -756,6 +818,7 @@ void AddTcpCases(std::vector<Case>& cases) {
   AddCloseCases(cases);
   AddShutdownCases(cases);
   AddInfoCases(cases);
+  AddCorkCases(cases);
 }
 
 }  // namespace stackd::differential

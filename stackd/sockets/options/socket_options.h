@@ -15,8 +15,8 @@
 // as Linux does; these also act:
 //   TCP: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, TCP_NODELAY, TCP_KEEPIDLE,
 //        TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, IP_TTL, IPV6_UNICAST_HOPS,
-//        IP_TOS, IPV6_TCLASS, IP_FREEBIND, IPV6_FREEBIND (accepted sockets
-//        inherit them all, as on Linux)
+//        IP_TOS, IPV6_TCLASS, IP_FREEBIND, IPV6_FREEBIND, TCP_CORK
+//        (accepted sockets inherit them all, as on Linux)
 //   UDP: SO_REUSEADDR, SO_REUSEPORT, SO_BROADCAST, SO_RCVBUF, SO_TIMESTAMP,
 //        SO_TIMESTAMPNS, IP_TTL, IP_TOS, IP_PKTINFO, IP_RECVTTL, IP_RECVTOS,
 //        IP_RECVORIGDSTADDR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
@@ -24,7 +24,7 @@
 // These are kept but do nothing yet (lwIP has no such mechanism, or stackd
 // does not drive it): SO_DONTROUTE, SO_OOBINLINE (no urgent data),
 // SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_SNDBUF and SO_RCVBUF on TCP
-// (lwIP's buffers are fixed), TCP_CORK, TCP_QUICKACK, TCP_MAXSEG,
+// (lwIP's buffers are fixed), TCP_QUICKACK, TCP_MAXSEG,
 // TCP_LINGER2, TCP_DEFER_ACCEPT, TCP_WINDOW_CLAMP, TCP_USER_TIMEOUT,
 // TCP_NOTSENT_LOWAT, IP_MTU_DISCOVER and IPV6_MTU_DISCOVER (no path MTU
 // discovery), IP_RECVERR and IPV6_RECVERR (no error queue),
