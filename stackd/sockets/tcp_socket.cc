@@ -90,6 +90,7 @@ TcpSocket::~TcpSocket() {
   }
   for (pbuf* p : rx_queue_) pbuf_free(p);
   if (app_fd_ >= 0) close(app_fd_);
+  if (deferred_app_fd_ >= 0) close(deferred_app_fd_);
 }
 
 void TcpSocket::AttachPcb(tcp_pcb* pcb) {
@@ -190,6 +191,12 @@ err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
       pbuf_free(p);
     }
     return ERR_OK;
+  }
+  if (self->deferred_app_fd_ >= 0) {
+    // TCP_DEFER_ACCEPT: data or a FIN ends the wait (after this callback).
+    asio::post(self->table_->io(), [weak = self->weak_from_this()] {
+      if (auto s = weak.lock()) s->DeferralEnds();
+    });
   }
   if (p == nullptr) {
     self->remote_fin_ = true;
@@ -410,6 +417,7 @@ void TcpSocket::OnError(void* arg, err_t err) {
 }
 
 void TcpSocket::Fail(int error) {
+  LeaveDeferral();
   pending_error_ = error;
   for (pbuf* p : rx_queue_) pbuf_free(p);
   rx_queue_.clear();
@@ -423,6 +431,7 @@ void TcpSocket::Fail(int error) {
 }
 
 void TcpSocket::OnAppClosed(bool reset) {
+  LeaveDeferral();
   if (backlog_delayed_) {
     // Still counted as queued on its listener: either the application
     // accepted it since the listener last looked (the listener can tell
@@ -439,6 +448,7 @@ void TcpSocket::OnAppClosed(bool reset) {
   }
   if (state_ == State::kListening) {
     CloseListeners();
+    DropDeferred();
   } else if (pcb_ != nullptr) {
     bool abort = reset || (options_.linger_on() && options_.linger_seconds() == 0) ||
                  !rx_queue_.empty() || state_ == State::kConnecting;
@@ -473,6 +483,7 @@ void TcpSocket::ShutListener() {
   }
   listeners_.clear();
   for (auto& s : unaccepted) s->OnAppClosed(/*reset=*/true);
+  DropDeferred();
   // End records (version 0, no fd) wake blocked accepts with EINVAL; the
   // library asks before it blocks again. A full pair takes fewer.
   if (pair_.is_open()) {
@@ -679,15 +690,46 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
   s->options_.InheritFrom(options_);
   s->v6only_ = v6only_;
   s->ApplyOptions(newpcb);
+  tcp_backlog_delayed(newpcb);
+  s->backlog_delayed_ = true;
+  int defer_seconds = 0;
+  options_.Get(IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds);
+  if (defer_seconds > 0) {
+    // As Linux: the application sees the connection once data (or a FIN)
+    // has come, or after the deferral rounded to SYN-ACK retransmissions.
+    s->deferred_app_fd_ = pair.app_fd;
+    s->deferred_app_ino_ = pair.app_ino;
+    s->defer_timer_ = std::make_unique<asio::steady_timer>(table_->io());
+    s->defer_timer_->expires_after(std::chrono::seconds(defer_seconds));
+    s->defer_timer_->async_wait(
+        [weak = std::weak_ptr<TcpSocket>(s)](const boost::system::error_code& ec) {
+          if (auto self = weak.lock(); !ec && self) self->DeferralEnds();
+        });
+    deferred_.push_back(s);
+    s->Start();
+    return ERR_OK;
+  }
+  if (!SendRecord(s, pair.app_fd)) {
+    // The accept queue on the pair is full: refuse like a full backlog.
+    s->DetachPcb();
+    return ERR_MEM;
+  }
+  table_->Add(s, pair.app_ino);
+  accept_queue_.push_back(s);
+  s->Start();
+  Tick();
+  return ERR_OK;
+}
+
+bool TcpSocket::SendRecord(const std::shared_ptr<TcpSocket>& s, int app_fd) {
   socket::v1::AcceptRecord record;
-  *record.mutable_local() = ToWire(newpcb->local_ip, newpcb->local_port, family_);
+  *record.mutable_local() = ToWire(s->pcb_->local_ip, s->pcb_->local_port, family_);
   *record.mutable_peer() = s->peer_;
   std::string body = record.SerializeAsString();
   uint8_t buf[kAcceptRecordBytes] = {};
   if (body.size() + 4 > sizeof(buf)) {
-    s->DetachPcb();
-    close(pair.app_fd);
-    return ERR_MEM;
+    close(app_fd);
+    return false;
   }
   buf[0] = 1;
   buf[2] = static_cast<uint8_t>(body.size());
@@ -703,11 +745,11 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
   cmsg->cmsg_level = SOL_SOCKET;
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &pair.app_fd, sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), &app_fd, sizeof(int));
   int outq_before = 0;
   ioctl(pair_.native_handle(), SIOCOUTQ, &outq_before);
   ssize_t sent = sendmsg(pair_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  close(pair.app_fd);
+  close(app_fd);
   int outq_after = 0;
   if (sent > 0 && ioctl(pair_.native_handle(), SIOCOUTQ, &outq_after) == 0 &&
       outq_after > outq_before) {
@@ -715,18 +757,66 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
     // their bytes: learn what one record costs.
     record_cost_ = std::max(record_cost_, outq_after - outq_before);
   }
-  if (sent != static_cast<ssize_t>(sizeof(buf))) {
-    // The accept queue on the pair is full: refuse like a full backlog.
-    s->DetachPcb();
-    return ERR_MEM;
+  return sent == static_cast<ssize_t>(sizeof(buf));
+}
+
+void TcpSocket::DeferralEnds() {
+  if (deferred_app_fd_ < 0) return;
+  if (defer_timer_ != nullptr) defer_timer_->cancel();
+  auto listener = listener_.lock();
+  if (listener == nullptr || listener->state_ != State::kListening) {
+    OnAppClosed(/*reset=*/true);
+    return;
   }
-  table_->Add(s, pair.app_ino);
-  tcp_backlog_delayed(newpcb);
-  s->backlog_delayed_ = true;
+  listener->HandOver(shared_from_this());
+}
+
+void TcpSocket::HandOver(const std::shared_ptr<TcpSocket>& s) {
+  deferred_.erase(std::remove(deferred_.begin(), deferred_.end(), s), deferred_.end());
+  const int app_fd = s->deferred_app_fd_;
+  s->deferred_app_fd_ = -1;
+  if (s->state_ == State::kClosed || s->pcb_ == nullptr || listener_shut_) {
+    close(app_fd);
+    if (s->state_ != State::kClosed) s->OnAppClosed(/*reset=*/true);
+    return;
+  }
+  if (!SendRecord(s, app_fd)) {
+    s->OnAppClosed(/*reset=*/true);  // A full queue: as a full backlog.
+    return;
+  }
+  table_->Add(s, s->deferred_app_ino_);
   accept_queue_.push_back(s);
-  s->Start();
   Tick();
-  return ERR_OK;
+}
+
+void TcpSocket::LeaveDeferral() {
+  if (deferred_app_fd_ < 0) return;
+  close(deferred_app_fd_);
+  deferred_app_fd_ = -1;
+  if (defer_timer_ != nullptr) defer_timer_->cancel();
+  if (auto listener = listener_.lock()) {
+    // The listener may hold the last reference: end it after this call.
+    auto self = shared_from_this();
+    auto& list = listener->deferred_;
+    list.erase(std::remove(list.begin(), list.end(), self), list.end());
+    asio::post(table_->io(), [self] {});
+  }
+}
+
+void TcpSocket::DropDeferred() {
+  std::vector<std::shared_ptr<TcpSocket>> deferred;
+  deferred.swap(deferred_);
+  for (auto& s : deferred) {
+    if (tcp_pcb* pcb = s->pcb_) {
+      s->DetachPcb();
+      tcp_abandon(pcb, /*reset=*/0);
+    }
+    if (s->state_ != State::kClosed) {
+      s->OnAppClosed(/*reset=*/false);
+    } else {
+      s->LeaveDeferral();
+    }
+  }
 }
 
 void TcpSocket::Tick() {

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <deque>
@@ -124,8 +125,23 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void Fail(int error);
   // The application closed every copy of its fd.
   void OnAppClosed(bool reset);
-  // Accept: hands a new connection to the application.
+  // Accept: hands a new connection to the application, or under
+  // TCP_DEFER_ACCEPT keeps it until data comes or the time is up.
   err_t Accept(tcp_pcb* newpcb);
+  // Sends `s`'s accept record with `app_fd` (closed here) on the pair;
+  // false if the pair's queue is full.
+  bool SendRecord(const std::shared_ptr<TcpSocket>& s, int app_fd);
+  // A deferred connection `s` is ready (data, FIN, or its time is up):
+  // the record goes to the application now.
+  void HandOver(const std::shared_ptr<TcpSocket>& s);
+  // Of a deferred connection: tells its listener it is ready.
+  void DeferralEnds();
+  // The listener goes: its deferred connections go without a RST, as
+  // Linux drops its request sockets (the peers learn of it when they send).
+  void DropDeferred();
+  // Of a deferred connection that ends before it was handed over: closes
+  // the held fd and leaves the listener's list.
+  void LeaveDeferral();
   // Tells lwIP what the options say, on `pcb` (the socket's own PCB, a
   // listener's, an mconnect candidate's).
   void ApplyOptions(tcp_pcb* pcb) const;
@@ -196,6 +212,13 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   // records it may not have read yet.
   std::deque<std::weak_ptr<TcpSocket>> accept_queue_;
   std::weak_ptr<TcpSocket> listener_;  // For an accepted socket.
+  // TCP_DEFER_ACCEPT. On the listener: connections not yet handed over.
+  // On such a connection: the application's end of its pair, held until
+  // then, its inode, and the deferral's timer.
+  std::vector<std::shared_ptr<TcpSocket>> deferred_;
+  int deferred_app_fd_ = -1;
+  ino_t deferred_app_ino_ = 0;
+  std::unique_ptr<boost::asio::steady_timer> defer_timer_;
   bool backlog_delayed_ = false;
   // Kernel memory one accept record takes on the pair (SIOCOUTQ units).
   int record_cost_ = 0;

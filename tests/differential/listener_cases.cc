@@ -275,6 +275,59 @@ void AddMoreCases(std::vector<Case>& cases) {
                      const int a = w.Own(AcceptWithin(l, Seconds(1)));
                      r.Add("recv", a >= 0 ? RecvText(a) : ErrnoName(errno));
                    }});
+  // TCP_DEFER_ACCEPT without data: Linux hands the connection over once the
+  // deferral (rounded up to SYN-ACK retransmissions: 1 s here) is over.
+  cases.push_back({"tcp_listen/defer_accept_times_out", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     const int l = w.Socket(ip, SOCK_STREAM);
+                     const int secs = 1;
+                     r.Ret("defer", setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs)));
+                     SockAddr local = w.Local(ip);
+                     bind(l, local.get(), local.len);
+                     listen(l, 4);
+                     auto name = testbed::LocalName(l);
+                     if (!name.ok()) return;
+                     const SockAddr dial = w.LocalForPeer(ip, name->port());
+                     int peer;
+                     const absl::Time start = absl::Now();
+                     r.Add("dial", Dial(w, ip, dial, &peer));
+                     r.Add("poll at 500 ms", PollBits(l, POLLIN, Milliseconds(500)));
+                     r.Add("poll within 3 s", PollBits(l, POLLIN, Seconds(3)));
+                     const absl::Duration took = absl::Now() - start;
+                     r.Add("ready", took < Milliseconds(800)    ? "before 0.8 s"
+                                    : took < Milliseconds(2000) ? "0.8-2 s"
+                                                                : "later");
+                     const int a = w.Own(AcceptWithin(l, Seconds(1)));
+                     r.Add("accept", a >= 0 ? "fd" : ErrnoName(errno));
+                     send(peer, "late", 4, MSG_NOSIGNAL);
+                     r.Add("recv", a >= 0 ? (PollBits(a, POLLIN, Seconds(1)), RecvText(a))
+                                          : "none");
+                   }});
+  // A deferred connection whose peer closes first is handed over with its
+  // FIN; a listener closed with a deferred connection resets it.
+  cases.push_back({"tcp_listen/defer_accept_fin_and_close", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     const int l = w.Socket(ip, SOCK_STREAM);
+                     const int secs = 5;
+                     setsockopt(l, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+                     SockAddr local = w.Local(ip);
+                     bind(l, local.get(), local.len);
+                     listen(l, 4);
+                     auto name = testbed::LocalName(l);
+                     if (!name.ok()) return;
+                     const SockAddr dial = w.LocalForPeer(ip, name->port());
+                     int closer, waiter;
+                     r.Add("dial", Dial(w, ip, dial, &closer));
+                     r.Add("dial", Dial(w, ip, dial, &waiter));
+                     r.Ret("peer shutdown", shutdown(closer, SHUT_WR));
+                     r.Add("poll", PollBits(l, POLLIN, Seconds(2)));
+                     const int a = w.Own(AcceptWithin(l, Seconds(1)));
+                     r.Add("recv", a >= 0 ? RecvText(a) : ErrnoName(errno));
+                     r.Add("second", ErrnoName(AcceptWithin(l, Milliseconds(300)) < 0 ? errno : 0));
+                     w.Close(l);
+                     r.Add("waiter", PollBits(waiter, POLLIN, Seconds(2)));
+                     r.Add("waiter recv", RecvText(waiter));
+                   }});
   cases.push_back({"tcp_listen/reuseport_spreads", kV4V6, true,
                    [](World& w, Ip ip, Record& r) {
                      const int one = 1;
