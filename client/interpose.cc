@@ -71,6 +71,32 @@ ssize_t AfterEndOfStream(int fd, size_t requested) {
   return Finish(error, saved_errno);
 }
 
+// After a read-like call on a stream failed with ECONNRESET: on a stack
+// socket that is the pair, which stackd closed while the application's
+// bytes were still unread (a reset, a timeout); the call reports the
+// connection's own error instead, as Linux does, and consumes it.
+ssize_t AfterPairReset(int fd) {
+  StackName stack;
+  if (FindStack(fd, &stack)) {
+    const int error = Guarded([&] { return client::StackErrorAtEof(fd, stack); });
+    if (error != 0) {
+      errno = error;
+      return -1;
+    }
+  }
+  errno = ECONNRESET;
+  return -1;
+}
+
+// What a read-like call of `requested` bytes on a stream returns when
+// libc's returned `n`: end of stream and the pair's reset mean the
+// connection's error on a stack socket.
+ssize_t AfterStreamRead(int fd, ssize_t n, size_t requested) {
+  if (n == 0) return AfterEndOfStream(fd, requested);
+  if (n < 0 && errno == ECONNRESET) return AfterPairReset(fd);
+  return n;
+}
+
 // After a stream send failed with EPIPE. On a stack socket whose
 // connection was reset, as Linux, the first send after the reset reports
 // ECONNRESET (without SIGPIPE) and only later ones EPIPE. `signal`: raise
@@ -384,7 +410,7 @@ INTERPOSE ssize_t read(int fd, void* buf, size_t count) {
     return ReceiveDatagram(fd, buf, count, 0, nullptr, nullptr);
   }
   const ssize_t n = libc::Read(fd, buf, count);
-  return n == 0 ? AfterEndOfStream(fd, count) : n;
+  return AfterStreamRead(fd, n, count);
 }
 
 INTERPOSE ssize_t __read_chk(int fd, void* buf, size_t count, size_t buf_size) {
@@ -394,7 +420,7 @@ INTERPOSE ssize_t __read_chk(int fd, void* buf, size_t count, size_t buf_size) {
     return ReceiveDatagram(fd, buf, count, 0, nullptr, nullptr);
   }
   const ssize_t n = libc::ReadChk(fd, buf, count, buf_size);
-  return n == 0 ? AfterEndOfStream(fd, count) : n;
+  return AfterStreamRead(fd, n, count);
 }
 
 INTERPOSE ssize_t recv(int fd, void* buf, size_t len, int flags) {
@@ -403,7 +429,7 @@ INTERPOSE ssize_t recv(int fd, void* buf, size_t len, int flags) {
     return ReceiveDatagram(fd, buf, len, flags, nullptr, nullptr);
   }
   const ssize_t n = RecvTruncating(fd, buf, len, flags);
-  return n == 0 ? AfterEndOfStream(fd, len) : n;
+  return AfterStreamRead(fd, n, len);
 }
 
 INTERPOSE ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buf_size,
@@ -413,7 +439,7 @@ INTERPOSE ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buf_size,
     return ReceiveDatagram(fd, buf, len, flags, nullptr, nullptr);
   }
   const ssize_t n = libc::RecvChk(fd, buf, len, buf_size, flags);
-  return n == 0 ? AfterEndOfStream(fd, len) : n;
+  return AfterStreamRead(fd, n, len);
 }
 
 INTERPOSE ssize_t recvfrom(int fd, void* buf, size_t len, int flags,
@@ -428,12 +454,12 @@ INTERPOSE ssize_t recvfrom(int fd, void* buf, size_t len, int flags,
     // alone and says its length is 0 (the pair would name itself).
     const ssize_t n = RecvTruncating(fd, buf, len, flags);
     if (n >= 0) *addr_len = 0;
-    return n == 0 ? AfterEndOfStream(fd, len) : n;
+    return AfterStreamRead(fd, n, len);
   }
   const ssize_t n = (flags & MSG_TRUNC) != 0
                         ? RecvTruncating(fd, buf, len, flags)
                         : libc::RecvFrom(fd, buf, len, flags, addr, addr_len);
-  return n == 0 ? AfterEndOfStream(fd, len) : n;
+  return AfterStreamRead(fd, n, len);
 }
 
 INTERPOSE ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buf_size,
@@ -445,7 +471,7 @@ INTERPOSE ssize_t __recvfrom_chk(int fd, void* buf, size_t len, size_t buf_size,
   }
   const ssize_t n =
       libc::RecvFromChk(fd, buf, len, buf_size, flags, addr, addr_len);
-  return n == 0 ? AfterEndOfStream(fd, len) : n;
+  return AfterStreamRead(fd, n, len);
 }
 
 INTERPOSE ssize_t recvmsg(int fd, msghdr* msg, int flags) {
@@ -462,21 +488,19 @@ INTERPOSE ssize_t recvmsg(int fd, msghdr* msg, int flags) {
       msg->msg_controllen = 0;
       msg->msg_flags = 0;
     }
-    return n == 0 ? AfterEndOfStream(fd, msg->msg_iov[0].iov_len) : n;
+    return AfterStreamRead(fd, n, msg->msg_iov[0].iov_len);
   }
   const ssize_t n = libc::RecvMsg(fd, msg, flags);
   // As Linux's TCP: no sender address (the pair would name itself).
   if (n >= 0 && stack_stream) msg->msg_namelen = 0;
-  if (n != 0) return n;
-  return AfterEndOfStream(fd, IovecBytes(msg->msg_iov, msg->msg_iovlen));
+  return AfterStreamRead(fd, n, n == 0 ? IovecBytes(msg->msg_iov, msg->msg_iovlen) : 0);
 }
 
 INTERPOSE ssize_t readv(int fd, const iovec* iov, int iovcnt) {
   DatagramMark mark;
   if (FindDatagramSocket(fd, &mark)) return ReceiveDatagram(fd, iov, iovcnt);
   const ssize_t n = libc::ReadV(fd, iov, iovcnt);
-  if (n != 0) return n;
-  return AfterEndOfStream(fd, IovecBytes(iov, static_cast<size_t>(iovcnt)));
+  return AfterStreamRead(fd, n, n == 0 ? IovecBytes(iov, static_cast<size_t>(iovcnt)) : 0);
 }
 
 INTERPOSE int recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,

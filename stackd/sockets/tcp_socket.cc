@@ -41,6 +41,8 @@ constexpr int kEndRecords = 16;
 constexpr int kMaxIov = 64;
 // How long TCP_CORK holds a partial segment at most (tcp(7): 200 ms).
 constexpr auto kCorkCeiling = std::chrono::milliseconds(200);
+// TCP_USER_TIMEOUT is checked at least this often (ms).
+constexpr int kUserTimeoutCheckMs = 100;
 
 // Whether `ip` is an address of this stack (or a wildcard).
 bool IsLocalAddress(const ip_addr_t& ip) {
@@ -115,6 +117,7 @@ void TcpSocket::DetachPcb() {
 void TcpSocket::Start() {
   if (state_ == State::kConnected) {
     WatchReadable();
+    WatchUserTimeout();  // An accepted socket inherits TCP_USER_TIMEOUT.
   } else {
     WatchHangup();
   }
@@ -397,6 +400,48 @@ void TcpSocket::HoldCorked() {
   });
 }
 
+void TcpSocket::WatchUserTimeout() {
+  if (user_timer_armed_ || state_ != State::kConnected || pcb_ == nullptr) return;
+  const int ms = options_.value(IPPROTO_TCP, TCP_USER_TIMEOUT);
+  if (ms <= 0) return;
+  if (user_timer_ == nullptr) {
+    user_timer_ = std::make_unique<asio::steady_timer>(table_->io());
+    progress_ack_ = pcb_->lastack;
+    progress_since_ = std::chrono::steady_clock::now();
+  }
+  user_timer_armed_ = true;
+  // Looked at four times per timeout (at most every 100 ms): the
+  // connection ends within a quarter of the timeout after it expires.
+  user_timer_->expires_after(
+      std::chrono::milliseconds(std::clamp(ms / 4, 1, kUserTimeoutCheckMs)));
+  user_timer_->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || self == nullptr) return;
+    self->user_timer_armed_ = false;
+    self->CheckUserTimeout();
+  });
+}
+
+void TcpSocket::CheckUserTimeout() {
+  if (state_ != State::kConnected || pcb_ == nullptr) return;
+  const int ms = options_.value(IPPROTO_TCP, TCP_USER_TIMEOUT);
+  if (ms <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  const bool outstanding = pcb_->unacked != nullptr || pcb_->unsent != nullptr;
+  if (!outstanding || pcb_->lastack != progress_ack_) {
+    progress_ack_ = pcb_->lastack;
+    progress_since_ = now;
+  } else if (now - progress_since_ >= std::chrono::milliseconds(ms)) {
+    // Linux's tcp_write_err: the connection ends without a RST.
+    tcp_pcb* pcb = pcb_;
+    DetachPcb();
+    tcp_abandon(pcb, /*reset=*/0);
+    Fail(ETIMEDOUT);
+    return;
+  }
+  WatchUserTimeout();
+}
+
 // --- Errors and closing -------------------------------------------------------
 
 void TcpSocket::OnError(void* arg, err_t err) {
@@ -620,6 +665,7 @@ void TcpSocket::FinishConnect(int error) {
   DrainGate(gate_bytes_);
   gate_bytes_ = 0;
   WatchReadable();
+  WatchUserTimeout();
   FlushToApp();
 }
 
@@ -1262,6 +1308,11 @@ int TcpSocket::SetOpt(int level, int name, const OptValue& value) {
     return EINVAL;
   }
   if (int error = options_.Set(level, name, v)) return error;
+  if (level == IPPROTO_TCP && name == TCP_USER_TIMEOUT && pcb_ != nullptr) {
+    progress_ack_ = pcb_->lastack;  // The time counts from now.
+    progress_since_ = std::chrono::steady_clock::now();
+    WatchUserTimeout();
+  }
   ApplyOptions(pcb_);
   for (tcp_pcb* lpcb : listeners_) ApplyOptions(lpcb);
   return 0;

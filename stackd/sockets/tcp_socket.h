@@ -16,6 +16,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -117,6 +118,11 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void PumpFromApp();
   // A partial segment waits corked: sends it once the ceiling has passed.
   void HoldCorked();
+  // TCP_USER_TIMEOUT on a connected socket: watches that what was sent is
+  // acknowledged; data unacknowledged (or unsendable into a zero window)
+  // for longer ends the connection with ETIMEDOUT, as Linux does.
+  void WatchUserTimeout();
+  void CheckUserTimeout();
   // Ends a connection attempt: 0 on success, else the errno.
   void FinishConnect(int error);
   // Reads and drops `bytes` gate bytes from the head of the pair.
@@ -207,6 +213,12 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   // leaves after kCorkCeiling at the latest.
   std::unique_ptr<boost::asio::steady_timer> cork_timer_;
   bool cork_timer_armed_ = false;
+  // TCP_USER_TIMEOUT: the acknowledged sequence number last seen to move
+  // (or with nothing outstanding), and when.
+  std::unique_ptr<boost::asio::steady_timer> user_timer_;
+  bool user_timer_armed_ = false;
+  uint32_t progress_ack_ = 0;
+  std::chrono::steady_clock::time_point progress_since_;
 
   // Listening: connections handed to the application, oldest first, whose
   // records it may not have read yet.

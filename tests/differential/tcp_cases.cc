@@ -808,6 +808,54 @@ void AddCorkCases(std::vector<Case>& cases) {
                    }});
 }
 
+// TCP_USER_TIMEOUT (tcp(7)): data left unacknowledged, here by a zero
+// window the peer never opens, ends the connection with ETIMEDOUT; an
+// idle connection, or one whose data is acknowledged, lives on.
+void AddUserTimeoutCases(std::vector<Case>& cases) {
+  cases.push_back({"tcp_user_timeout/zero_window", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     const int ms = 1000;
+                     r.Ret("set", setsockopt(c.mine, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)));
+                     FillUp(c.mine);
+                     const absl::Time full = absl::Now();
+                     const std::string bits = PollBits(c.mine, POLLIN, Seconds(8), absl::ZeroDuration());
+                     const absl::Duration took = absl::Now() - full;
+                     r.Add("readable", bits == "none" ? "no" : "yes");
+                     r.Add("ended", took < Seconds(4) ? "within 4 s" : "later");
+                     r.Add("recv", RecvText(c.mine, 4, MSG_DONTWAIT));
+                     r.Add("send", SendText(c.mine, "x"));
+                   }});
+  cases.push_back({"tcp_user_timeout/acked_lives_on", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     const int ms = 200;
+                     r.Ret("set", setsockopt(c.mine, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)));
+                     r.Add("get", GetInt(c.mine, IPPROTO_TCP, TCP_USER_TIMEOUT));
+                     for (int i = 0; i < 4; ++i) {
+                       SendText(c.mine, "tick");
+                       RecvWait(c.theirs, 4);
+                       absl::SleepFor(Milliseconds(150));
+                     }
+                     r.Add("poll", PollNow(c.mine));
+                     r.Add("send", SendText(c.mine, "last"));
+                     r.Add("peer", RecvWait(c.theirs, 4));
+                   }});
+  cases.push_back({"tcp_user_timeout/inherited", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     SockAddr at;
+                     const int l = LocalListener(w, ip, &at, 4);
+                     const int ms = 700;
+                     setsockopt(l, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+                     const int p = w.PeerSocket(ip, SOCK_STREAM);
+                     r.Add("dial", ConnectWait(p, at));
+                     const int a = w.Own(AcceptWithin(l, Seconds(2)));
+                     r.Add("accepted", GetInt(a, IPPROTO_TCP, TCP_USER_TIMEOUT));
+                   }});
+}
+
 }  // namespace
 
 void AddTcpCases(std::vector<Case>& cases) {
@@ -819,6 +867,7 @@ void AddTcpCases(std::vector<Case>& cases) {
   AddShutdownCases(cases);
   AddInfoCases(cases);
   AddCorkCases(cases);
+  AddUserTimeoutCases(cases);
 }
 
 }  // namespace stackd::differential
