@@ -38,7 +38,8 @@ uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_
 
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
-// is dropped (a challenge ACK may have been sent).
+// is dropped (a challenge ACK may have been sent). A segment that passes
+// reports its urgent pointer (tcp_urgent.h).
 int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 
 #ifdef __cplusplus

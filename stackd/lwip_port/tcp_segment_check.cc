@@ -20,6 +20,7 @@
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip_hooks.h"
+#include "stackd/lwip_port/tcp_urgent.h"
 
 namespace stackd {
 namespace {
@@ -91,6 +92,10 @@ int8_t CheckSegment(tcp_pcb* pcb, const tcp_hdr* hdr) {
 }  // namespace
 }  // namespace stackd
 
+// The segment hook: the checks, then what lwIP does not read of a segment
+// it will process (the urgent pointer).
 extern "C" int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr) {
-  return stackd::CheckSegment(pcb, hdr);
+  const int8_t verdict = stackd::CheckSegment(pcb, hdr);
+  if (verdict == ERR_OK) stackd::ReportTcpUrgent(pcb, hdr);
+  return verdict;
 }

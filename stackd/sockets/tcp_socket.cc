@@ -17,6 +17,7 @@
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/priv/tcp_priv.h"
+#include "stackd/lwip_port/tcp_urgent.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/sockets/wire_address.h"
@@ -74,10 +75,16 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
       pair_(table->io(), pair_fd),
       options_(Protocol::kTcp, family) {
   pair_.non_blocking(true);
+  // A byte the application sends with MSG_OOB comes in the stream, not
+  // lost (stackd sends urgent data as normal data).
+  const int one = 1;
+  setsockopt(pair_fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
+  SetTcpUrgentHandler(&TcpSocket::OnUrgent);
   peer_ = Unspecified(family);
   if (pcb != nullptr) AttachPcb(pcb);
   if (state_ == State::kConnected && pcb_ != nullptr) {
     peer_ = ToWire(pcb_->remote_ip, pcb_->remote_port, family_);
+    rx_seq_ = pcb_->rcv_nxt;
   }
 }
 
@@ -217,6 +224,7 @@ err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   }
   (void)err;
   if (self->app_read_shut_) {
+    self->rx_seq_ += p->tot_len;
     tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
     if (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2) {
@@ -242,23 +250,74 @@ err_t TcpSocket::OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   return ERR_OK;
 }
 
+void TcpSocket::OnUrgent(tcp_pcb* pcb, uint32_t urgent_seq) {
+  // Only the socket's own connection (an mconnect candidate's arg is not a
+  // TcpSocket); a pointer into what the application already has is stale.
+  if (pcb->recv != &TcpSocket::OnRecv || pcb->callback_arg == nullptr) return;
+  auto* self = static_cast<TcpSocket*>(pcb->callback_arg);
+  if (TCP_SEQ_LT(urgent_seq, self->rx_seq_)) return;
+  self->urgent_seq_ = urgent_seq;
+  self->urgent_pending_ = true;
+}
+
+void TcpSocket::ConsumeRx(size_t written) {
+  bytes_in_ += written;
+  rx_queued_ -= written;
+  rx_seq_ += static_cast<uint32_t>(written);
+  for (size_t left = written; pcb_ != nullptr && left > 0;) {
+    size_t part = std::min(left, kMaxLwipLength);
+    tcp_recved(pcb_, static_cast<u16_t>(part));
+    left -= part;
+  }
+  rx_offset_ += written;
+  while (!rx_queue_.empty() && rx_offset_ >= rx_queue_.front()->tot_len) {
+    rx_offset_ -= rx_queue_.front()->tot_len;
+    pbuf_free(rx_queue_.front());
+    rx_queue_.pop_front();
+  }
+}
+
 void TcpSocket::FlushToApp() {
   while (!rx_queue_.empty() && pair_.is_open()) {
+    // Up to the urgent byte, if one is queued; it goes out of band on the
+    // pair (an AF_UNIX stream keeps one such byte, as TCP does), unless
+    // SO_OOBINLINE asks for it in the stream.
+    size_t limit = rx_queued_;
+    if (urgent_pending_) {
+      const uint32_t ahead = urgent_seq_ - rx_seq_;
+      if (TCP_SEQ_LT(urgent_seq_, rx_seq_) || options_.flag(SOL_SOCKET, SO_OOBINLINE)) {
+        urgent_pending_ = false;
+      } else if (ahead < rx_queued_) {
+        limit = ahead;
+      }
+    }
+    if (limit == 0) {
+      uint8_t byte = pbuf_get_at(rx_queue_.front(), static_cast<u16_t>(rx_offset_));
+      if (send(pair_.native_handle(), &byte, 1, MSG_OOB | MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) WatchWritable();
+        return;
+      }
+      urgent_pending_ = false;
+      ConsumeRx(1);
+      continue;
+    }
     iovec iov[kMaxIov];
     int n_iov = 0;
     size_t skip = rx_offset_;
+    size_t room = limit;
     for (pbuf* chain : rx_queue_) {
-      for (pbuf* q = chain; q != nullptr && n_iov < kMaxIov; q = q->next) {
+      for (pbuf* q = chain; q != nullptr && n_iov < kMaxIov && room > 0; q = q->next) {
         if (skip >= q->len) {
           skip -= q->len;
           continue;
         }
         iov[n_iov].iov_base = static_cast<uint8_t*>(q->payload) + skip;
-        iov[n_iov].iov_len = q->len - skip;
+        iov[n_iov].iov_len = std::min<size_t>(q->len - skip, room);
+        room -= iov[n_iov].iov_len;
         skip = 0;
         ++n_iov;
       }
-      if (n_iov == kMaxIov) break;
+      if (n_iov == kMaxIov || room == 0) break;
     }
     ssize_t n = writev(pair_.native_handle(), iov, n_iov);
     if (n < 0) {
@@ -270,20 +329,7 @@ void TcpSocket::FlushToApp() {
       }
       return;
     }
-    size_t written = static_cast<size_t>(n);
-    bytes_in_ += written;
-    rx_queued_ -= written;
-    for (size_t left = written; pcb_ != nullptr && left > 0;) {
-      size_t part = std::min(left, kMaxLwipLength);
-      tcp_recved(pcb_, static_cast<u16_t>(part));
-      left -= part;
-    }
-    rx_offset_ += written;
-    while (!rx_queue_.empty() && rx_offset_ >= rx_queue_.front()->tot_len) {
-      rx_offset_ -= rx_queue_.front()->tot_len;
-      pbuf_free(rx_queue_.front());
-      rx_queue_.pop_front();
-    }
+    ConsumeRx(static_cast<size_t>(n));
   }
   if (rx_queue_.empty() && remote_fin_ && !fin_to_app_ && pair_.is_open()) {
     fin_to_app_ = true;
@@ -653,6 +699,7 @@ void TcpSocket::FinishConnect(int error) {
     return;
   }
   state_ = State::kConnected;
+  if (pcb_ != nullptr) rx_seq_ = pcb_->rcv_nxt;
   if (app_fd_ >= 0) {
     if (app_sndbuf_ > 0) {
       setsockopt(app_fd_, SOL_SOCKET, SO_SNDBUF, &app_sndbuf_, sizeof(app_sndbuf_));

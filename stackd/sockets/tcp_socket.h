@@ -114,6 +114,10 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void WatchHangup();
   // Network -> application: writes what lwIP gave us to the pair.
   void FlushToApp();
+  // `written` bytes of rx_queue_ reached the application.
+  void ConsumeRx(size_t written);
+  // The segment hook saw an urgent pointer on `pcb` (tcp_urgent.h).
+  static void OnUrgent(tcp_pcb* pcb, uint32_t urgent_seq);
   // Application -> network: reads the pair into lwIP's send buffer.
   void PumpFromApp();
   // A partial segment waits corked: sends it once the ceiling has passed.
@@ -202,6 +206,10 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   size_t rx_offset_ = 0;  // Into rx_queue_.front().
   uint64_t rx_queued_ = 0;
   bool remote_fin_ = false;
+  uint32_t rx_seq_ = 0;  // Sequence number of rx_queue_'s first byte.
+  // Urgent data: the urgent byte, not yet handed over out of band.
+  bool urgent_pending_ = false;
+  uint32_t urgent_seq_ = 0;
   int quick_acks_left_ = 16;  // Linux's TCP_MAX_QUICKACKS.
   bool app_read_shut_ = false;  // shutdown(SHUT_RD): drop what arrives.
   bool fin_to_app_ = false;     // We did shutdown(pair, SHUT_WR).

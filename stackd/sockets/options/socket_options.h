@@ -16,14 +16,14 @@
 //   TCP: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, TCP_NODELAY, TCP_KEEPIDLE,
 //        TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, IP_TTL, IPV6_UNICAST_HOPS,
 //        IP_TOS, IPV6_TCLASS, IP_FREEBIND, IPV6_FREEBIND, TCP_CORK,
-//        TCP_DEFER_ACCEPT, TCP_USER_TIMEOUT (accepted sockets inherit them
-//        all, as on Linux)
+//        TCP_DEFER_ACCEPT, TCP_USER_TIMEOUT, SO_OOBINLINE (received urgent
+//        data; accepted sockets inherit them all, as on Linux)
 //   UDP: SO_REUSEADDR, SO_REUSEPORT, SO_BROADCAST, SO_RCVBUF, SO_TIMESTAMP,
 //        SO_TIMESTAMPNS, IP_TTL, IP_TOS, IP_PKTINFO, IP_RECVTTL, IP_RECVTOS,
 //        IP_RECVORIGDSTADDR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
 //        IP_FREEBIND and their IPv6 counterparts
 // These are kept but do nothing yet (lwIP has no such mechanism, or stackd
-// does not drive it): SO_DONTROUTE, SO_OOBINLINE (no urgent data),
+// does not drive it): SO_DONTROUTE,
 // SO_PRIORITY, SO_MARK, SO_RCVLOWAT, SO_SNDBUF and SO_RCVBUF on TCP
 // (lwIP's buffers are fixed), TCP_QUICKACK, TCP_MAXSEG, TCP_LINGER2,
 // TCP_WINDOW_CLAMP, TCP_NOTSENT_LOWAT, IP_MTU_DISCOVER and
