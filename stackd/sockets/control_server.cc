@@ -304,6 +304,13 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       response->set_error(ENOTCONN);
       return;
     }
+    if (request.op_case() == Request::kConnect) {
+      // As Linux's inet_stream_connect on a closed socket (a failed
+      // attempt, a reset): its error if not yet taken, else ECONNABORTED.
+      const int error = table->TakeError(ino);
+      response->set_error(error != 0 ? error : ECONNABORTED);
+      return;
+    }
     response->set_error(EINVAL);
   }
 

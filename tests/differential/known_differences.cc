@@ -22,6 +22,7 @@ const Difference kDifferences[] = {
     // report a TCP reset as POLLERR. read/recv/send report the reset.
     {"tcp_close/peer_resets/*", "no POLLERR on the pair after a reset"},
     {"tcp_close/peer_closes_then_writes/*", "no POLLERR on the pair after a reset"},
+    {"tcp_connect/after_reset/*", "no POLLERR on the pair after a reset"},
     {"tcp_close/linger_zero_resets/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
     {"tcp_close/unread_data_resets/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
     {"tcp_listen/close_with_queue/*/stack_lo", "peer is a stack socket: no POLLERR after a reset"},
@@ -50,7 +51,6 @@ const Difference kDifferences[] = {
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 500 ms ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
     {"tcp_shutdown/time_wait/*", "the socket of a connection in TIME-WAIT still answers shutdown and getpeername"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
-    {"tcp_connect/refused_nonblocking/*", "a socket whose connect failed is gone from stackd: connect() again is EINVAL, not ECONNABORTED"},
     {"tcp_connect/bad_addresses/[vm][6a]*", "an address too short for an AF_INET6 socket: EAFNOSUPPORT before Linux's EINVAL (the library does not know the socket's family)"},
     {"tcp_bind/wrong_family/[vm][6a]*", "an AF_INET address on an AF_INET6 socket: EAFNOSUPPORT, Linux EINVAL (length checked first)"},
     {"tcp_connect/v6only_mapped/*", "binding a v4-mapped address on an IPV6_V6ONLY socket: EADDRNOTAVAIL, Linux EINVAL"},
