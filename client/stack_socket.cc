@@ -301,16 +301,35 @@ int StackHello(const char* path, socket::v1::HelloResponse* hello) {
   return 0;
 }
 
+namespace {
+
+// inet6_bind and inet6_connect check the length before the family: an
+// address shorter than RFC 2133's sockaddr_in6 (24 bytes) on an AF_INET6
+// socket is EINVAL, whatever its family. The library does not know the
+// socket's family, so it asks only when an address was refused for its
+// family (EAFNOSUPPORT). AF_UNSPEC goes first in connect (a disconnect).
+int LengthBeforeFamily(int fd, const StackName& stack, const sockaddr* addr,
+                       socklen_t len, int error) {
+  constexpr socklen_t kSin6LenRfc2133 = 24;
+  if (error != EAFNOSUPPORT || len >= kSin6LenRfc2133 || addr == nullptr) return error;
+  int domain = 0;
+  socklen_t domain_len = sizeof(domain);
+  if (StackGetOpt(fd, stack, SOL_SOCKET, SO_DOMAIN, &domain, &domain_len) != 0) return error;
+  return domain == AF_INET6 ? EINVAL : error;
+}
+
+}  // namespace
+
 int StackBind(int fd, const StackName& stack, const sockaddr* addr,
               socklen_t len) {
   Request request;
-  if (int error =
-          AddressFromSockaddr(addr, len, AddressUse::kBind,
-                              request.mutable_bind()->mutable_address())) {
-    return error;
+  int error = AddressFromSockaddr(addr, len, AddressUse::kBind,
+                                  request.mutable_bind()->mutable_address());
+  if (error == 0) {
+    Response response;
+    error = Call(fd, stack, &request, &response);
   }
-  Response response;
-  return Call(fd, stack, &request, &response);
+  return LengthBeforeFamily(fd, stack, addr, len, error);
 }
 
 int StackListen(int fd, const StackName& stack, int backlog) {
@@ -335,15 +354,18 @@ int StackConnect(int fd, const StackName& stack, const sockaddr* addr,
   Address address;
   if (int error =
           AddressFromSockaddr(addr, len, AddressUse::kConnect, &address)) {
-    return error;
+    sa_family_t family = AF_UNSPEC;
+    if (addr != nullptr && len >= sizeof(family)) std::memcpy(&family, addr, sizeof(family));
+    return family == AF_UNSPEC ? error : LengthBeforeFamily(fd, stack, addr, len, error);
   }
-  return GatedConnect(fd, stack, [&](Request* request, uint32_t gate_bytes,
-                                     int app_sndbuf) {
+  const int error = GatedConnect(fd, stack, [&](Request* request, uint32_t gate_bytes,
+                                                int app_sndbuf) {
     auto* connect = request->mutable_connect();
     *connect->mutable_address() = address;
     connect->set_gate_bytes(gate_bytes);
     connect->set_app_sndbuf(app_sndbuf);
   });
+  return LengthBeforeFamily(fd, stack, addr, len, error);
 }
 
 int GatedConnect(

@@ -51,8 +51,6 @@ const Difference kDifferences[] = {
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 500 ms ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
     {"tcp_shutdown/time_wait/*", "the socket of a connection in TIME-WAIT still answers shutdown and getpeername"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
-    {"tcp_connect/bad_addresses/[vm][6a]*", "an address too short for an AF_INET6 socket: EAFNOSUPPORT before Linux's EINVAL (the library does not know the socket's family)"},
-    {"tcp_bind/wrong_family/[vm][6a]*", "an AF_INET address on an AF_INET6 socket: EAFNOSUPPORT, Linux EINVAL (length checked first)"},
     {"tcp_connect/v6only_mapped/*", "binding a v4-mapped address on an IPV6_V6ONLY socket: EADDRNOTAVAIL, Linux EINVAL"},
     {"udp/send_unconnected/*", "send() without a destination does not bind a port first"},
     {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
