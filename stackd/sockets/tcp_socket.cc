@@ -1221,7 +1221,8 @@ int TcpSocket::Bind(const Address& address, Address* bound) {
   ip_addr_t ip;
   uint16_t port;
   if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
-    return error == ENETUNREACH ? EADDRNOTAVAIL : error;
+    // As inet6_bind: a v4-mapped address on an IPV6_V6ONLY socket.
+    return error == ENETUNREACH ? EINVAL : error;
   }
   // IP_FREEBIND / IPV6_FREEBIND: any address, as Linux allows.
   if (!IsLocalAddress(ip) && !options_.flag(IPPROTO_IP, IP_FREEBIND) &&

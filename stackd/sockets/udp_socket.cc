@@ -648,7 +648,8 @@ int UdpSocket::Bind(const Address& address, Address* bound) {
   ip_addr_t ip;
   uint16_t port;
   if (int error = FromWire(address, family_, v6only_, &ip, &port)) {
-    return error == ENETUNREACH ? EADDRNOTAVAIL : error;
+    // As inet6_bind: a v4-mapped address on an IPV6_V6ONLY socket.
+    return error == ENETUNREACH ? EINVAL : error;
   }
   const bool freebind = options_.flag(IPPROTO_IP, IP_FREEBIND) ||
                         (family_ == AF_INET6 && options_.flag(IPPROTO_IPV6, IPV6_FREEBIND));

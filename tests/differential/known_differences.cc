@@ -51,7 +51,6 @@ const Difference kDifferences[] = {
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 500 ms ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
     {"tcp_shutdown/time_wait/*", "the socket of a connection in TIME-WAIT still answers shutdown and getpeername"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
-    {"tcp_connect/v6only_mapped/*", "binding a v4-mapped address on an IPV6_V6ONLY socket: EADDRNOTAVAIL, Linux EINVAL"},
     {"udp/send_unconnected/*", "send() without a destination does not bind a port first"},
     {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
     {"udp/ping_socket/*", "no ICMP echo (ping) sockets"},

@@ -129,6 +129,13 @@ void SetInt(int fd, int level, int name, int v) {
 int IpLevel(Ip ip) { return ip == Ip::kV4 ? IPPROTO_IP : IPPROTO_IPV6; }
 
 void AddBasicCases(std::vector<Case>& cases) {
+  cases.push_back({"udp/v6only_mapped", {Ip::kMapped}, false,
+                   [](World& w, Ip ip, Record& r) {
+                     const int fd = w.Socket(ip, SOCK_DGRAM);
+                     SetInt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+                     const SockAddr local = w.Local(ip);
+                     r.Ret("bind mapped", bind(fd, local.get(), local.len));
+                   }});
   cases.push_back({"udp/send_unconnected", kAllIps, false,
                    [](World& w, Ip ip, Record& r) {
                      const int fd = w.Socket(ip, SOCK_DGRAM);
