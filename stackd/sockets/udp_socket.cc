@@ -383,6 +383,15 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
     return;
   }
   if (payload > 0) std::memcpy(p->payload, data + client::kDatagramHeaderBytes, payload);
+  if (family_ == AF_INET6 && h.family != 0) {
+    // Linux: an IPv6 socket sending to an IPv4 peer uses the IPv4 options.
+    const bool v4 = IP_IS_V4_VAL(dst);
+    int ttl;
+    options_.Get(v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TTL : IPV6_UNICAST_HOPS, &ttl);
+    pcb_->ttl = static_cast<u8_t>(ttl);
+    pcb_->tos = static_cast<u8_t>(
+        options_.value(v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_TOS : IPV6_TCLASS));
+  }
   err_t err;
   if (h.local_family != 0 || h.ifindex != 0) {
     // IP_PKTINFO / IPV6_PKTINFO on sendmsg: the source address and/or the

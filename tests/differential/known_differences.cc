@@ -55,7 +55,6 @@ const Difference kDifferences[] = {
     {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
     {"udp/ping_socket/*", "no ICMP echo (ping) sockets"},
     {"udp/broadcast_permission/*", "255.255.255.255 without a default route: sent, where Linux says ENETUNREACH"},
-    {"udp_cmsg/tos_sent/mapped/*", "an AF_INET6 socket sending to an IPv4 peer it is not connected to uses its IPv6 hop limit and traffic class, not IP_TTL/IP_TOS"},
     // --- Values that are Linux's own ------------------------------------------
     {"option_tcp/tcp_congestion_default/*", "by design: lwIP runs Reno; Linux reports the host's default (bbr, cubic)"},
     {"option_*/so_linger/*", "a negative l_linger: Linux reports its jiffies arithmetic"},
