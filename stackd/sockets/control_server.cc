@@ -1,6 +1,7 @@
 #include "stackd/sockets/control_server.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -302,6 +303,12 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
     }
     if (request.op_case() == Request::kShutdown || request.op_case() == Request::kGetName) {
       response->set_error(ENOTCONN);
+      return;
+    }
+    if (request.op_case() == Request::kGetOpt && request.get_opt().level() == IPPROTO_TCP &&
+        request.get_opt().name() == TCP_INFO) {
+      // Linux still reports a closed socket: TCP_CLOSE, nothing else.
+      response->mutable_opt()->mutable_tcp_info()->set_state(TCP_CLOSE);
       return;
     }
     if (request.op_case() == Request::kConnect) {

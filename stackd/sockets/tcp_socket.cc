@@ -527,10 +527,11 @@ void TcpSocket::OnAppClosed(bool reset) {
     // Still counted as queued on its listener: either the application
     // accepted it since the listener last looked (the listener can tell
     // while it is open), or the listener was closed with the connection
-    // unaccepted, which Linux answers with RST. Once the listener is gone
-    // the only sure sign of an accepted connection is data the application
-    // wrote; one accepted, left silent and closed within a tick (100 ms) of
-    // its listener is reset too.
+    // unaccepted, which Linux answers with RST (MarkAcceptedAtClose told
+    // the accepted ones apart when the listener closed). Left: the
+    // listener's end already gone but not yet seen by stackd, where data
+    // the application wrote is the only sure sign of an accepted
+    // connection; one accepted, left silent and closed then is reset too.
     auto listener = listener_.lock();
     if (listener && listener->state_ == State::kListening && !listener->PairHungUp()) {
       listener->Tick();
@@ -538,6 +539,7 @@ void TcpSocket::OnAppClosed(bool reset) {
     if (backlog_delayed_ && bytes_out_ == 0) reset = true;
   }
   if (state_ == State::kListening) {
+    MarkAcceptedAtClose();
     CloseListeners();
     DropDeferred();
   } else if (pcb_ != nullptr) {
@@ -553,6 +555,19 @@ void TcpSocket::OnAppClosed(bool reset) {
   ClosePair();
   state_ = State::kClosed;
   MaybeDrop();
+}
+
+void TcpSocket::MarkAcceptedAtClose() {
+  // The application's end of the listener is gone, and with it the records
+  // it had not read: the kernel has dropped their fds, so the connections
+  // never accepted already see their pair hung up. One whose pair is still
+  // open was accepted, however soon after its record the listener closed.
+  for (auto& weak : accept_queue_) {
+    auto s = weak.lock();
+    if (s == nullptr || !s->backlog_delayed_ || s->PairHungUp()) continue;
+    if (s->pcb_ != nullptr) tcp_backlog_accepted(s->pcb_);
+    s->backlog_delayed_ = false;
+  }
 }
 
 void TcpSocket::ShutListener() {
@@ -1242,7 +1257,7 @@ int TcpSocket::Bind(const Address& address, Address* bound) {
 
 int TcpSocket::GetName(bool peer, Address* out) const {
   if (peer) {
-    if (state_ != State::kConnected) return ENOTCONN;
+    if (state_ != State::kConnected || pcb_ == nullptr) return ENOTCONN;
     *out = peer_;
     return 0;
   }
@@ -1420,7 +1435,9 @@ int TcpSocket::Shutdown(int how, int app_fd) {
     ShutListener();
     return 0;
   }
-  if (state_ != State::kConnected) return ENOTCONN;
+  // Both directions finished (lwIP keeps the PCB for TIME-WAIT): Linux's
+  // socket is closed then.
+  if (state_ != State::kConnected || pcb_ == nullptr) return ENOTCONN;
   if (how == SHUT_RD || how == SHUT_RDWR) {
     app_read_shut_ = true;
     for (pbuf* p : rx_queue_) {

@@ -159,6 +159,9 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   void FillTcpInfo(socket::v1::TcpInfo* info) const;
   // shutdown(SHUT_RD or SHUT_RDWR) of a listener.
   void ShutListener();
+  // The application closed the listener: which queued connections it had
+  // accepted (their records read).
+  void MarkAcceptedAtClose();
   bool reuseaddr() const { return options_.flag(SOL_SOCKET, SO_REUSEADDR); }
   // TCP_SYNCNT if the application set it, else 0 (lwIP's own limit).
   int SynCount() const;

@@ -49,7 +49,6 @@ const Difference kDifferences[] = {
     {"tcp_bind/reuseport/*", "no SO_REUSEPORT groups for TCP: lwIP takes one listener per address and port"},
     {"tcp_listen/reuseport_spreads/*", "no SO_REUSEPORT groups for TCP"},
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 500 ms ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
-    {"tcp_shutdown/time_wait/*", "the socket of a connection in TIME-WAIT still answers shutdown and getpeername"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
     {"udp/send_unconnected/*", "send() without a destination does not bind a port first"},
     {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
