@@ -111,6 +111,19 @@ void Scatter(const uint8_t* from, size_t len, const iovec* iov, size_t count) {
   }
 }
 
+// Linux binds an unbound socket to an ephemeral port on its first send,
+// even one that then fails: a wildcard bind, which the stack refuses
+// (EINVAL) on a socket bound already. Only on that error path: a send that
+// reaches the stack is bound by it.
+void AutoBind(int fd, int domain) {
+  StackName stack;
+  if (!FindStack(fd, &stack)) return;
+  sockaddr_storage any{};
+  any.ss_family = static_cast<sa_family_t>(domain);
+  const socklen_t len = domain == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  StackBind(fd, stack, reinterpret_cast<const sockaddr*>(&any), len);
+}
+
 }  // namespace
 
 bool FindDatagramSocket(int fd, DatagramMark* mark) {
@@ -139,7 +152,10 @@ int DatagramSend(int fd, const DatagramMark& mark, const msghdr* msg,
   }
   size_t limit;
   if (h.family == 0) {
-    if (mark.connected_limit == 0) return EDESTADDRREQ;
+    if (mark.connected_limit == 0) {
+      AutoBind(fd, mark.domain);  // As inet_send_prepare, before the check.
+      return EDESTADDRREQ;
+    }
     limit = mark.connected_limit;
   } else {
     limit = MaxDatagramPayload(h);
