@@ -19,6 +19,7 @@
 #include "lwip/priv/tcp_priv.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/socket_table.h"
+#include "stackd/sockets/tcp_binding.h"
 #include "stackd/sockets/wire_address.h"
 
 namespace stackd {
@@ -887,35 +888,6 @@ namespace {
 
 constexpr int kMaxMultiAddresses = 64;
 
-bool Overlaps(const ip_addr_t& a, const ip_addr_t& b) {
-  if (ip_addr_isany(&a) || ip_addr_isany(&b)) {
-    // A wildcard of one family does not cover the other family's addresses,
-    // except a dual-stack "::".
-    return IP_IS_ANY_TYPE_VAL(a) || IP_IS_ANY_TYPE_VAL(b) ||
-           IP_GET_TYPE(&a) == IP_GET_TYPE(&b);
-  }
-  return ip_addr_eq(&a, &b);
-}
-
-// Whether another listener already holds `ip`:`port` (Linux refuses such a
-// bind even with SO_REUSEADDR; lwIP would let both reuse it).
-bool ListenerHolds(const ip_addr_t& ip, uint16_t port) {
-  for (tcp_pcb_listen* l = tcp_listen_pcbs.listen_pcbs; l != nullptr; l = l->next) {
-    if (l->local_port == port && Overlaps(l->local_ip, ip)) return true;
-  }
-  return false;
-}
-
-// Whether a bound, not yet listening PCB other than `self` holds `ip`:`port`
-// where Linux would refuse a second bind (not both SO_REUSEADDR).
-bool BinderHolds(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port, bool reuse) {
-  for (tcp_pcb* p = tcp_bound_pcbs; p != nullptr; p = p->next) {
-    if (p == self || p->local_port != port || !Overlaps(p->local_ip, ip)) continue;
-    if (!reuse || !ip_get_option(p, SOF_REUSEADDR)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
@@ -938,28 +910,10 @@ int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
       if (ports[i] != 0 && ports[i] == ports[j] && ip_addr_eq(&ips[i], &ips[j])) return EADDRINUSE;
     }
   }
-  // All PCBs of the set share ports among themselves (ANY next to specific
-  // addresses), so each says SO_REUSEADDR to lwIP.
-  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);
-  std::vector<tcp_pcb*> pcbs{pcb_};
-  int error = 0;
-  for (int i = 0; i < n && error == 0; ++i) {
-    if (i > 0) {
-      tcp_pcb* extra = tcp_new_ip_type(type);
-      if (extra == nullptr) {
-        error = ENOMEM;
-        break;
-      }
-      extra->so_options = pcb_->so_options;
-      pcbs.push_back(extra);
-    }
-    ip_set_option(pcbs[i], SOF_REUSEADDR);
-    err_t err = tcp_bind(pcbs[i], &ips[i], ports[i]);
-    if (err != ERR_OK) error = LwipErrToErrno(err);
-  }
-  if (error != 0) {
+  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);  // Before BindEach binds pcb_.
+  std::vector<tcp_pcb*> pcbs;
+  if (int error = BindEach(pcb_, ips, ports, &pcbs)) {
     // Nothing stays bound: lwIP cannot unbind, so the socket gets a new PCB.
-    for (size_t i = 1; i < pcbs.size(); ++i) tcp_abort(pcbs[i]);
     tcp_pcb* old = pcb_;
     DetachPcb();
     tcp_pcb* fresh = tcp_new_ip_type(type);
