@@ -20,6 +20,7 @@
 #include "stackd/lwip_port/tcp_urgent.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/socket_table.h"
+#include "stackd/sockets/tcp_binding.h"
 #include "stackd/sockets/wire_address.h"
 
 namespace stackd {
@@ -89,7 +90,7 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 }
 
 TcpSocket::~TcpSocket() {
-  EndRace(nullptr);
+  if (race_) race_->Stop();
   for (size_t i = 1; i < bound_.size(); ++i) tcp_abort(bound_[i]);
   DetachPcb();
   for (tcp_pcb* lpcb : listeners_) {
@@ -949,35 +950,6 @@ namespace {
 
 constexpr int kMaxMultiAddresses = 64;
 
-bool Overlaps(const ip_addr_t& a, const ip_addr_t& b) {
-  if (ip_addr_isany(&a) || ip_addr_isany(&b)) {
-    // A wildcard of one family does not cover the other family's addresses,
-    // except a dual-stack "::".
-    return IP_IS_ANY_TYPE_VAL(a) || IP_IS_ANY_TYPE_VAL(b) ||
-           IP_GET_TYPE(&a) == IP_GET_TYPE(&b);
-  }
-  return ip_addr_eq(&a, &b);
-}
-
-// Whether another listener already holds `ip`:`port` (Linux refuses such a
-// bind even with SO_REUSEADDR; lwIP would let both reuse it).
-bool ListenerHolds(const ip_addr_t& ip, uint16_t port) {
-  for (tcp_pcb_listen* l = tcp_listen_pcbs.listen_pcbs; l != nullptr; l = l->next) {
-    if (l->local_port == port && Overlaps(l->local_ip, ip)) return true;
-  }
-  return false;
-}
-
-// Whether a bound, not yet listening PCB other than `self` holds `ip`:`port`
-// where Linux would refuse a second bind (not both SO_REUSEADDR).
-bool BinderHolds(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port, bool reuse) {
-  for (tcp_pcb* p = tcp_bound_pcbs; p != nullptr; p = p->next) {
-    if (p == self || p->local_port != port || !Overlaps(p->local_ip, ip)) continue;
-    if (!reuse || !ip_get_option(p, SOF_REUSEADDR)) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
@@ -1000,28 +972,10 @@ int TcpSocket::MultiBind(const socket::v1::MBindRequest& request,
       if (ports[i] != 0 && ports[i] == ports[j] && ip_addr_eq(&ips[i], &ips[j])) return EADDRINUSE;
     }
   }
-  // All PCBs of the set share ports among themselves (ANY next to specific
-  // addresses), so each says SO_REUSEADDR to lwIP.
-  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);
-  std::vector<tcp_pcb*> pcbs{pcb_};
-  int error = 0;
-  for (int i = 0; i < n && error == 0; ++i) {
-    if (i > 0) {
-      tcp_pcb* extra = tcp_new_ip_type(type);
-      if (extra == nullptr) {
-        error = ENOMEM;
-        break;
-      }
-      extra->so_options = pcb_->so_options;
-      pcbs.push_back(extra);
-    }
-    ip_set_option(pcbs[i], SOF_REUSEADDR);
-    err_t err = tcp_bind(pcbs[i], &ips[i], ports[i]);
-    if (err != ERR_OK) error = LwipErrToErrno(err);
-  }
-  if (error != 0) {
+  const u8_t type = IP_GET_TYPE(&pcb_->local_ip);  // Before BindEach binds pcb_.
+  std::vector<tcp_pcb*> pcbs;
+  if (int error = BindEach(pcb_, ips, ports, &pcbs)) {
     // Nothing stays bound: lwIP cannot unbind, so the socket gets a new PCB.
-    for (size_t i = 1; i < pcbs.size(); ++i) tcp_abort(pcbs[i]);
     tcp_pcb* old = pcb_;
     DetachPcb();
     tcp_pcb* fresh = tcp_new_ip_type(type);
@@ -1076,157 +1030,29 @@ int TcpSocket::MultiConnect(const socket::v1::MConnectRequest& request, int app_
   if (n == 0 || n > kMaxMultiAddresses || pcb_ == nullptr || bound_.size() > 1) {
     return refuse(EINVAL);
   }
-  race_.clear();
+  std::vector<ConnectRace::Target> targets(n);
   for (int i = 0; i < n; ++i) {
-    auto c = std::make_unique<Candidate>();
-    c->owner = this;
-    c->index = static_cast<size_t>(i);
     if (int error = FromWire(InFamily(request.addresses(i), family_), family_, v6only_,
-                             &c->ip, &c->port)) {
-      race_.clear();
+                             &targets[i].ip, &targets[i].port)) {
       return refuse(error == ENETUNREACH ? EAFNOSUPPORT : error);
     }
-    race_.push_back(std::move(c));
   }
   // The attempts inherit what the application set on the socket.
-  template_pcb_ = pcb_;
+  race_ = std::make_shared<ConnectRace>(table_->io(), static_cast<ConnectRace::Owner*>(this),
+                                        pcb_, std::move(targets));
   DetachPcb();
   state_ = State::kConnecting;
   gate_bytes_ = request.gate_bytes();
   app_sndbuf_ = request.app_sndbuf();
   app_fd_ = app_fd;
-  race_error_ = ETIMEDOUT;
-  std::weak_ptr<TcpSocket> weak = weak_from_this();
-  if (request.timeout_ms() > 0) {
-    race_timer_ = std::make_unique<asio::steady_timer>(table_->io());
-    race_timer_->expires_after(std::chrono::milliseconds(request.timeout_ms()));
-    race_timer_->async_wait([weak](const boost::system::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || self->state_ != State::kConnecting) return;
-      self->EndRace(nullptr);
-      self->FinishConnect(ETIMEDOUT);
-    });
-  }
-  for (auto& c : race_) {
-    uint32_t delay = request.stagger_ms() * static_cast<uint32_t>(c->index);
-    if (delay == 0) {
-      StartCandidate(c.get());
-      continue;
-    }
-    Candidate* raw = c.get();
-    c->start_timer = std::make_unique<asio::steady_timer>(table_->io());
-    c->start_timer->expires_after(std::chrono::milliseconds(delay));
-    c->start_timer->async_wait([weak, raw](const boost::system::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self || raw->done || raw->pcb != nullptr) return;
-      self->StartCandidate(raw);
-    });
-  }
+  race_->Start(request.stagger_ms(), request.timeout_ms());
   return EINPROGRESS;
 }
 
-void TcpSocket::StartCandidate(Candidate* c) {
-  if (state_ != State::kConnecting || c->done || c->pcb != nullptr) return;
-  if (c->start_timer) c->start_timer->cancel();
-  tcp_pcb* pcb = tcp_new_ip_type(IP_GET_TYPE(&template_pcb_->local_ip));
-  if (pcb == nullptr) {
-    CandidateFailed(c, ENOMEM);
-    return;
-  }
-  pcb->so_options = template_pcb_->so_options;
-  if (!ip_addr_isany(&template_pcb_->local_ip)) tcp_bind(pcb, &template_pcb_->local_ip, 0);
-  tcp_arg(pcb, c);
-  tcp_err(pcb, &TcpSocket::OnRaceError);
-  err_t err = tcp_connect(pcb, &c->ip, c->port, &TcpSocket::OnRaceConnected);
-  if (err != ERR_OK) {
-    tcp_arg(pcb, nullptr);
-    tcp_err(pcb, nullptr);
-    tcp_abort(pcb);
-    CandidateFailed(c, LwipErrToErrno(err, true));
-    return;
-  }
-  c->pcb = pcb;
-  ApplyOptions(pcb);
-  if (SynCount() > 0) tcp_poll(pcb, &TcpSocket::OnRacePoll, 1);
-}
-
-err_t TcpSocket::OnRaceConnected(void* arg, tcp_pcb* pcb, err_t err) {
-  auto* c = static_cast<Candidate*>(arg);
-  TcpSocket* self = c != nullptr ? c->owner : nullptr;
-  if (self == nullptr || err != ERR_OK || c->done || self->state_ != State::kConnecting) {
-    // Lost the race: lwIP has not ACKed the SYN+ACK yet, and the abort
-    // answers it with RST, so this server never completes a handshake.
-    tcp_arg(pcb, nullptr);
-    tcp_err(pcb, nullptr);
-    tcp_abort(pcb);
-    if (c != nullptr) c->pcb = nullptr;
-    return ERR_ABRT;
-  }
-  c->pcb = nullptr;
-  c->done = true;
-  self->EndRace(c);
-  tcp_poll(pcb, nullptr, 0);
-  self->AttachPcb(pcb);
-  self->peer_ = ToWire(c->ip, c->port, self->family_);
-  self->FinishConnect(0);
-  return ERR_OK;
-}
-
-void TcpSocket::OnRaceError(void* arg, err_t err) {
-  auto* c = static_cast<Candidate*>(arg);
-  if (c == nullptr || c->owner == nullptr) return;
-  c->pcb = nullptr;  // Freed by lwIP.
-  c->owner->CandidateFailed(c, LwipErrToErrno(err, /*connecting=*/true));
-}
-
-err_t TcpSocket::OnRacePoll(void* arg, tcp_pcb* pcb) {
-  auto* c = static_cast<Candidate*>(arg);
-  if (c == nullptr || c->owner == nullptr) return ERR_OK;
-  if (pcb->nrtx > c->owner->SynCount()) {
-    tcp_abort(pcb);  // OnRaceError drops this attempt with ETIMEDOUT.
-    return ERR_ABRT;
-  }
-  return ERR_OK;
-}
-
-void TcpSocket::CandidateFailed(Candidate* c, int error) {
-  c->done = true;
-  race_error_ = error;
-  if (state_ != State::kConnecting) return;
-  // RFC 8305: when an attempt fails, start the next one now.
-  for (auto& next : race_) {
-    if (!next->done && next->pcb == nullptr) {
-      StartCandidate(next.get());
-      break;
-    }
-  }
-  if (state_ != State::kConnecting) return;  // The started one ended it.
-  for (auto& other : race_) {
-    if (!other->done) return;
-  }
-  EndRace(nullptr);
-  FinishConnect(race_error_);
-}
-
-void TcpSocket::EndRace(Candidate* winner) {
-  if (race_timer_) race_timer_->cancel();
-  for (auto& c : race_) {
-    if (c.get() == winner) continue;
-    c->done = true;
-    if (c->start_timer) c->start_timer->cancel();
-    if (c->pcb != nullptr) {
-      tcp_pcb* pcb = c->pcb;
-      c->pcb = nullptr;
-      tcp_arg(pcb, nullptr);
-      tcp_err(pcb, nullptr);
-      tcp_abort(pcb);  // RST: a server that answered late accepts nothing.
-    }
-  }
-  if (template_pcb_ != nullptr) {
-    tcp_pcb* t = template_pcb_;
-    template_pcb_ = nullptr;
-    tcp_abort(t);  // Never connected; frees it.
-  }
+void TcpSocket::RaceWon(tcp_pcb* pcb, const ConnectRace::Target& winner) {
+  AttachPcb(pcb);
+  peer_ = ToWire(winner.ip, winner.port, family_);
+  FinishConnect(0);
 }
 
 // --- Bind, names, options, shutdown ---------------------------------------------
@@ -1480,8 +1306,8 @@ SocketSummary TcpSocket::Summary() const {
     s.local.push_back(ToWire(bound_[i]->local_ip, bound_[i]->local_port, family_));
   }
   if (s.local.empty()) GetName(false, &s.local.emplace_back());
-  for (const auto& c : race_) {
-    if (!c->done) s.candidates.push_back(ToWire(c->ip, c->port, family_));
+  if (race_) {
+    for (const auto& t : race_->Pending()) s.candidates.push_back(ToWire(t.ip, t.port, family_));
   }
   if (state_ == State::kConnected || state_ == State::kConnecting) s.peer = peer_;
   s.owner_pid = owner_pid_;

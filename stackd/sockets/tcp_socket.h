@@ -25,6 +25,7 @@
 
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
+#include "stackd/sockets/connect_race.h"
 #include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
 
@@ -32,7 +33,9 @@ namespace stackd {
 
 class SocketTable;
 
-class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> {
+class TcpSocket : public Socket,
+                  public std::enable_shared_from_this<TcpSocket>,
+                  private ConnectRace::Owner {
  public:
   enum class State { kOpen, kListening, kConnecting, kConnected, kClosed };
 
@@ -88,23 +91,12 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   static err_t OnAccept(void* arg, tcp_pcb* pcb, err_t err);
   static err_t OnPoll(void* arg, tcp_pcb* pcb);
 
-  // One attempt of an mconnect race.
-  struct Candidate {
-    TcpSocket* owner = nullptr;
-    size_t index = 0;
-    tcp_pcb* pcb = nullptr;  // Null before it starts and once it is over.
-    ip_addr_t ip;
-    uint16_t port = 0;
-    bool done = false;
-    std::unique_ptr<boost::asio::steady_timer> start_timer;
-  };
-  static err_t OnRaceConnected(void* arg, tcp_pcb* pcb, err_t err);
-  static void OnRaceError(void* arg, err_t err);
-  static err_t OnRacePoll(void* arg, tcp_pcb* pcb);
-  void StartCandidate(Candidate* c);
-  void CandidateFailed(Candidate* c, int error);
-  // Ends the race: resets every attempt but `winner` (may be null).
-  void EndRace(Candidate* winner);
+  // ConnectRace::Owner: the mconnect race in progress.
+  bool RaceWanted() const override { return state_ == State::kConnecting; }
+  void SetUpAttempt(tcp_pcb* pcb) const override { ApplyOptions(pcb); }
+  int SynRetries() const override { return SynCount(); }
+  void RaceWon(tcp_pcb* pcb, const ConnectRace::Target& winner) override;
+  void RaceLost(int error) override { FinishConnect(error); }
 
 
   void AttachPcb(tcp_pcb* pcb);
@@ -178,11 +170,8 @@ class TcpSocket : public Socket, public std::enable_shared_from_this<TcpSocket> 
   std::vector<tcp_pcb*> listeners_;
   // mbind: every bound PCB (the first is pcb_) until listen().
   std::vector<tcp_pcb*> bound_;
-  // mconnect: the race in progress.
-  std::vector<std::unique_ptr<Candidate>> race_;
-  std::unique_ptr<boost::asio::steady_timer> race_timer_;
-  int race_error_ = 0;  // Of the last attempt that failed.
-  tcp_pcb* template_pcb_ = nullptr;  // The socket's own PCB during a race.
+  // mconnect: the race, from MultiConnect on.
+  std::shared_ptr<ConnectRace> race_;
   mutable boost::asio::posix::stream_descriptor pair_;
   bool watching_read_ = false;
   bool watching_write_ = false;
