@@ -12,7 +12,6 @@ comment after each (Linux vs stackd).
 _TS = "no TCP timestamps (RFC 7323): issue 16"
 _ECN = "no ECN (RFC 3168): issue 16"
 _FRAG = "8-byte IPv4 fragments of a SYN are not reassembled: issue 16"
-_URG = "urgent data delivered inline (no SO_OOBINLINE semantics): issue 16"
 _TIME_WAIT = "a SYN to a TIME-WAIT connection gets RST (RFC 6191): issue 16"
 _RTO = ("first retransmission after 0.5-1 s (lwIP's RTO in 500 ms ticks, "
         "no 200 ms minimum), Linux RTT + 200 ms: issue 16")
@@ -33,9 +32,6 @@ KNOWN_DIFFERENCES = {
     "ecn_syn.ipv6": _ECN,
     # Linux: SYN-ACK; stackd: no answer.
     "syn_fragmented.ipv4": _FRAG,
-    # Linux reads "ac" (urgent "b" out of band); stackd reads "abc".
-    "urgent_data.ipv4": _URG,
-    "urgent_data.ipv6": _URG,
     # Linux: SYN-ACK; stackd: RST+ACK.
     "time_wait_reuse.ipv4": _TIME_WAIT,
     "time_wait_reuse.ipv6": _TIME_WAIT,
