@@ -35,6 +35,23 @@ bool BinderHolds(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port, bool r
   return false;
 }
 
+bool BindConflicts(const tcp_pcb* self, const ip_addr_t& ip, uint16_t port,
+                   const Sharing& mine, Sharing (*sharing_of)(const tcp_pcb*)) {
+  auto shares_port = [&](const Sharing& other) {
+    return mine.reuseport && other.reuseport && mine.uid == other.uid;
+  };
+  for (tcp_pcb_listen* l = tcp_listen_pcbs.listen_pcbs; l != nullptr; l = l->next) {
+    if (l->local_port != port || !Overlaps(l->local_ip, ip)) continue;
+    if (!shares_port(sharing_of(reinterpret_cast<const tcp_pcb*>(l)))) return true;
+  }
+  for (tcp_pcb* p = tcp_bound_pcbs; p != nullptr; p = p->next) {
+    if (p == self || p->local_port != port || !Overlaps(p->local_ip, ip)) continue;
+    const Sharing other = sharing_of(p);
+    if (!shares_port(other) && !(mine.reuseaddr && other.reuseaddr)) return true;
+  }
+  return false;
+}
+
 int BindEach(tcp_pcb* pcb, const std::vector<ip_addr_t>& ips,
              const std::vector<uint16_t>& ports, std::vector<tcp_pcb*>* pcbs) {
   const size_t n = ips.size();

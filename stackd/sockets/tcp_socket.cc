@@ -90,6 +90,7 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 }
 
 TcpSocket::~TcpSocket() {
+  LeaveReuseportGroup();
   if (race_) race_->Stop();
   for (size_t i = 1; i < bound_.size(); ++i) tcp_abort(bound_[i]);
   DetachPcb();
@@ -540,6 +541,7 @@ void TcpSocket::OnAppClosed(bool reset) {
     if (backlog_delayed_ && bytes_out_ == 0) reset = true;
   }
   if (state_ == State::kListening) {
+    LeaveReuseportGroup();
     MarkAcceptedAtClose();
     CloseListeners();
     DropDeferred();
@@ -578,6 +580,7 @@ void TcpSocket::ShutListener() {
   // the pair, and the library skips the records of the reset connections
   // still queued before it.
   Tick();
+  LeaveReuseportGroup();
   std::vector<std::shared_ptr<TcpSocket>> unaccepted;
   for (auto& weak : accept_queue_) {
     if (auto s = weak.lock(); s && s->state_ != State::kClosed) unaccepted.push_back(s);
@@ -753,6 +756,12 @@ int TcpSocket::Listen(int backlog) {
     err_t err = tcp_bind(pcb_, &pcb_->local_ip, 0);
     if (err != ERR_OK) return LwipErrToErrno(err);
   }
+  if (JoinReuseportGroup()) {
+    state_ = State::kListening;
+    table_->WantTicks(id_);
+    WatchHangup();
+    return 0;
+  }
   // Linux queues backlog + 1 connections; lwIP's backlog is a u8.
   int limit = backlog < 0 ? 255 : std::min(backlog + 1, 255);
   std::vector<tcp_pcb*> pcbs = bound_.empty() ? std::vector<tcp_pcb*>{pcb_} : bound_;
@@ -784,7 +793,67 @@ int TcpSocket::Listen(int backlog) {
 err_t TcpSocket::OnAccept(void* arg, tcp_pcb* newpcb, err_t err) {
   auto* self = static_cast<TcpSocket*>(arg);
   if (self == nullptr || err != ERR_OK || newpcb == nullptr) return ERR_VAL;
+  if (self->reuseport_group_ != nullptr) {
+    // SO_REUSEPORT: the connection goes to one of the group's listeners,
+    // chosen by a hash of its addresses and ports, as Linux spreads them.
+    if (auto chosen = self->reuseport_group_->Pick(newpcb)) return chosen->Accept(newpcb);
+  }
   return self->Accept(newpcb);
+}
+
+Sharing TcpSocket::SharingOf(const tcp_pcb* pcb) {
+  Sharing sharing;
+  sharing.reuseaddr = ip_get_option(pcb, SOF_REUSEADDR);
+  // Only a PCB of a TcpSocket says more: a listener's or a bound socket's.
+  const bool ours = pcb->state == LISTEN
+      ? reinterpret_cast<const tcp_pcb_listen*>(pcb)->accept == &TcpSocket::OnAccept
+      : pcb->recv == &TcpSocket::OnRecv;
+  if (!ours || pcb->callback_arg == nullptr) return sharing;
+  const auto* socket = static_cast<const TcpSocket*>(pcb->callback_arg);
+  sharing.reuseaddr = socket->reuseaddr();
+  sharing.reuseport = socket->reuseport();
+  sharing.uid = socket->owner_uid_;
+  return sharing;
+}
+
+bool TcpSocket::JoinReuseportGroup() {
+  if (!reuseport() || pcb_ == nullptr || pcb_->local_port == 0 || !bound_.empty()) return false;
+  for (tcp_pcb_listen* l = tcp_listen_pcbs.listen_pcbs; l != nullptr; l = l->next) {
+    if (l->accept != &TcpSocket::OnAccept || l->callback_arg == nullptr ||
+        l->local_port != pcb_->local_port || !ip_addr_eq(&l->local_ip, &pcb_->local_ip)) {
+      continue;
+    }
+    auto* holder = static_cast<TcpSocket*>(l->callback_arg);
+    if (!holder->reuseport() || holder->owner_uid_ != owner_uid_) return false;
+    if (holder->reuseport_group_ == nullptr) {
+      holder->reuseport_group_ = std::make_shared<ReuseportGroup>();
+      holder->reuseport_group_->Add(holder->weak_from_this());
+    }
+    reuseport_group_ = holder->reuseport_group_;
+    reuseport_group_->Add(weak_from_this());
+    // The holder's listening PCB serves the group; this socket keeps only
+    // its address.
+    ip_addr_copy(group_ip_, pcb_->local_ip);
+    group_port_ = pcb_->local_port;
+    tcp_pcb* own = pcb_;
+    DetachPcb();
+    if (tcp_close(own) != ERR_OK) tcp_abort(own);
+    return true;
+  }
+  return false;
+}
+
+void TcpSocket::LeaveReuseportGroup() {
+  if (reuseport_group_ == nullptr) return;
+  std::shared_ptr<ReuseportGroup> group = std::move(reuseport_group_);
+  group->Remove(this);
+  if (listeners_.empty()) return;
+  // This socket holds the group's PCB: the next listener takes it over.
+  std::shared_ptr<TcpSocket> next = group->First();
+  if (next == nullptr) return;
+  for (tcp_pcb* lpcb : listeners_) tcp_arg(lpcb, next.get());
+  next->listeners_ = std::move(listeners_);
+  listeners_.clear();
 }
 
 err_t TcpSocket::Accept(tcp_pcb* newpcb) {
@@ -1072,10 +1141,12 @@ int TcpSocket::Bind(const Address& address, Address* bound) {
   }
   // lwIP compares only addresses of one type; a dual-stack "::" overlaps
   // both families, as on Linux.
-  if (port != 0 && (ListenerHolds(ip, port) || BinderHolds(pcb_, ip, port, reuseaddr()))) {
+  if (port != 0 && BindConflicts(pcb_, ip, port, SharingOf(pcb_), &TcpSocket::SharingOf)) {
     return EADDRINUSE;
   }
-  if (reuseaddr()) ip_set_option(pcb_, SOF_REUSEADDR);
+  // lwIP lets PCBs share a port only if all have SOF_REUSEADDR; the rules
+  // above are Linux's (ApplyOptions sets it for SO_REUSEPORT too).
+  if (reuseaddr() || reuseport()) ip_set_option(pcb_, SOF_REUSEADDR);
   err_t err = tcp_bind(pcb_, &ip, port);
   if (err != ERR_OK) return LwipErrToErrno(err);
   return GetName(false, bound);
@@ -1088,6 +1159,10 @@ int TcpSocket::GetName(bool peer, Address* out) const {
     return 0;
   }
   const tcp_pcb* pcb = pcb_ != nullptr ? pcb_ : (listeners_.empty() ? nullptr : listeners_.front());
+  if (pcb == nullptr && group_port_ != 0) {
+    *out = ToWire(group_ip_, group_port_, family_);
+    return 0;
+  }
   if (pcb == nullptr) {
     *out = Unspecified(family_);
     return 0;
@@ -1149,7 +1224,7 @@ void TcpSocket::ApplyOptions(tcp_pcb* pcb) const {
     if (on) ip_set_option(pcb, flag);
     else ip_reset_option(pcb, flag);
   };
-  option(reuseaddr(), SOF_REUSEADDR);
+  option(reuseaddr() || reuseport(), SOF_REUSEADDR);
   option(options_.flag(SOL_SOCKET, SO_KEEPALIVE), SOF_KEEPALIVE);
   if (pcb->state == LISTEN) return;  // the rest lives in a full tcp_pcb only
   if (options_.flag(IPPROTO_TCP, TCP_NODELAY)) tcp_nagle_disable(pcb);

@@ -28,6 +28,8 @@
 #include "stackd/sockets/connect_race.h"
 #include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
+#include "stackd/sockets/tcp_binding.h"
+#include "stackd/sockets/tcp_reuseport.h"
 
 namespace stackd {
 
@@ -149,6 +151,15 @@ class TcpSocket : public Socket,
   void ApplyOptions(tcp_pcb* pcb) const;
   // getsockopt(TCP_INFO).
   void FillTcpInfo(socket::v1::TcpInfo* info) const;
+  // SO_REUSEPORT: what this socket lets a later bind share (tcp_binding.h).
+  static Sharing SharingOf(const tcp_pcb* pcb);
+  // listen() on the address and port of a listener of this owner with
+  // SO_REUSEPORT: joins its group (tcp_reuseport.h) instead of making a
+  // listening PCB; false if there is none.
+  bool JoinReuseportGroup();
+  // Leaves the group; a holder hands its listening PCB to the next member.
+  void LeaveReuseportGroup();
+  bool reuseport() const { return options_.flag(SOL_SOCKET, SO_REUSEPORT); }
   // shutdown(SHUT_RD or SHUT_RDWR) of a listener.
   void ShutListener();
   // The application closed the listener: which queued connections it had
@@ -168,6 +179,11 @@ class TcpSocket : public Socket,
   State state_;
   tcp_pcb* pcb_ = nullptr;
   std::vector<tcp_pcb*> listeners_;
+  // SO_REUSEPORT: the listeners sharing this one's address and port, and
+  // (for a member without the PCB) that address and port.
+  std::shared_ptr<ReuseportGroup> reuseport_group_;
+  ip_addr_t group_ip_{};
+  uint16_t group_port_ = 0;
   // mbind: every bound PCB (the first is pcb_) until listen().
   std::vector<tcp_pcb*> bound_;
   // mconnect: the race, from MultiConnect on.

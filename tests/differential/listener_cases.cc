@@ -36,6 +36,27 @@ std::string Dial(World& w, Ip ip, const SockAddr& at, int* fd) {
   return ConnectWait(*fd, at);
 }
 
+// A socket under test with SO_REUSEPORT set.
+int ReuseportSocket(World& w, Ip ip) {
+  const int one = 1;
+  const int fd = w.Socket(ip, SOCK_STREAM);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  return fd;
+}
+
+// A listener under test with SO_REUSEPORT on the local address; its name
+// in *name. -1 if it could not be made.
+int ReuseportListener(World& w, Ip ip, int backlog, SockAddr* name) {
+  const int fd = ReuseportSocket(w, ip);
+  SockAddr local = w.Local(ip);
+  bind(fd, local.get(), local.len);
+  listen(fd, backlog);
+  auto bound = testbed::LocalName(fd);
+  if (!bound.ok()) return -1;
+  *name = *bound;
+  return fd;
+}
+
 void AddAcceptCases(std::vector<Case>& cases) {
   cases.push_back({"tcp_listen/accept_nonblocking_empty", kAllIps, false,
                    [](World& w, Ip ip, Record& r) {
@@ -330,19 +351,13 @@ void AddMoreCases(std::vector<Case>& cases) {
                    }});
   cases.push_back({"tcp_listen/reuseport_spreads", kV4V6, true,
                    [](World& w, Ip ip, Record& r) {
-                     const int one = 1;
-                     const int a = w.Socket(ip, SOCK_STREAM);
-                     setsockopt(a, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-                     SockAddr local = w.Local(ip);
-                     bind(a, local.get(), local.len);
-                     listen(a, 64);
-                     auto name = testbed::LocalName(a);
-                     if (!name.ok()) return;
-                     const int b = w.Socket(ip, SOCK_STREAM);
-                     setsockopt(b, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-                     r.Ret("bind b", bind(b, name->get(), name->len));
+                     SockAddr name;
+                     const int a = ReuseportListener(w, ip, 64, &name);
+                     if (a < 0) return;
+                     const int b = ReuseportSocket(w, ip);
+                     r.Ret("bind b", bind(b, name.get(), name.len));
                      r.Ret("listen b", listen(b, 64));
-                     const SockAddr dial = w.LocalForPeer(ip, name->port());
+                     const SockAddr dial = w.LocalForPeer(ip, name.port());
                      for (int i = 0; i < 24; ++i) {
                        int p;
                        Dial(w, ip, dial, &p);
@@ -357,6 +372,57 @@ void AddMoreCases(std::vector<Case>& cases) {
                      }
                      r.Add("total", absl::StrCat(got_a + got_b));
                      r.Add("both got some", got_a > 0 && got_b > 0 ? "yes" : "no");
+                   }});
+  // The first listener of a SO_REUSEPORT group goes: the others go on
+  // taking connections; when the last goes, the port is free again.
+  cases.push_back({"tcp_listen/reuseport_first_leaves", kV4V6, true,
+                   [](World& w, Ip ip, Record& r) {
+                     SockAddr name;
+                     const int a = ReuseportListener(w, ip, 16, &name);
+                     if (a < 0) return;
+                     const int b = ReuseportSocket(w, ip);
+                     r.Ret("bind b", bind(b, name.get(), name.len));
+                     r.Ret("listen b", listen(b, 16));
+                     auto b_name = testbed::LocalName(b);
+                     r.Add("b's name", b_name.ok() && b_name->port() == name.port() ? "same port"
+                                                                                    : "other");
+                     w.Close(a);
+                     absl::SleepFor(Milliseconds(50));
+                     const SockAddr dial = w.LocalForPeer(ip, name.port());
+                     int accepted = 0;
+                     for (int i = 0; i < 4; ++i) {
+                       int p;
+                       r.Add("dial", Dial(w, ip, dial, &p));
+                       const int x = AcceptWithin(b, Seconds(1));
+                       if (x >= 0) { w.Own(x); ++accepted; }
+                     }
+                     r.Add("b accepted", absl::StrCat(accepted));
+                     w.Close(b);
+                     absl::SleepFor(Milliseconds(50));
+                     int p;
+                     r.Add("dial after both", Dial(w, ip, dial, &p));
+                     const int c = w.Socket(ip, SOCK_STREAM);
+                     r.Ret("bind without", bind(c, name.get(), name.len));
+                   }});
+  // Another owner cannot join: Linux compares the sockets' uids.
+  cases.push_back({"tcp_listen/reuseport_needs_both", kV4V6, false,
+                   [](World& w, Ip ip, Record& r) {
+                     const int a = w.Socket(ip, SOCK_STREAM);
+                     SockAddr local = w.Local(ip);
+                     bind(a, local.get(), local.len);
+                     listen(a, 4);
+                     auto name = testbed::LocalName(a);
+                     if (!name.ok()) return;
+                     const int b = ReuseportSocket(w, ip);
+                     r.Ret("bind b (a without)", bind(b, name->get(), name->len));
+                     const int c = ReuseportSocket(w, ip);
+                     r.Ret("bind c", bind(c, local.get(), local.len));
+                     auto c_name = testbed::LocalName(c);
+                     if (!c_name.ok()) return;
+                     const int d = ReuseportSocket(w, ip);
+                     r.Ret("bind d (c bound, not listening)", bind(d, c_name->get(), c_name->len));
+                     r.Ret("listen c", listen(c, 4));
+                     r.Ret("listen d", listen(d, 4));
                    }});
 }
 

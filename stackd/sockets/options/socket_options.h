@@ -13,11 +13,12 @@
 //
 // What the options do. Every option here is checked, kept and read back
 // as Linux does; these also act:
-//   TCP: SO_REUSEADDR, SO_KEEPALIVE, SO_LINGER, TCP_NODELAY, TCP_KEEPIDLE,
-//        TCP_KEEPINTVL, TCP_KEEPCNT, TCP_SYNCNT, IP_TTL, IPV6_UNICAST_HOPS,
-//        IP_TOS, IPV6_TCLASS, IP_FREEBIND, IPV6_FREEBIND, TCP_CORK,
-//        TCP_DEFER_ACCEPT, TCP_USER_TIMEOUT, SO_OOBINLINE (received urgent
-//        data; accepted sockets inherit them all, as on Linux)
+//   TCP: SO_REUSEADDR, SO_REUSEPORT (tcp_reuseport.h), SO_KEEPALIVE,
+//        SO_LINGER, TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT,
+//        TCP_SYNCNT, IP_TTL, IPV6_UNICAST_HOPS, IP_TOS, IPV6_TCLASS,
+//        IP_FREEBIND, IPV6_FREEBIND, TCP_CORK, TCP_DEFER_ACCEPT,
+//        TCP_USER_TIMEOUT, SO_OOBINLINE (received urgent data; accepted
+//        sockets inherit them all, as on Linux)
 //   UDP: SO_REUSEADDR, SO_REUSEPORT, SO_BROADCAST, SO_RCVBUF, SO_TIMESTAMP,
 //        SO_TIMESTAMPNS, IP_TTL, IP_TOS, IP_PKTINFO, IP_RECVTTL, IP_RECVTOS,
 //        IP_RECVORIGDSTADDR, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
