@@ -111,6 +111,18 @@ void Scatter(const uint8_t* from, size_t len, const iovec* iov, size_t count) {
   }
 }
 
+// Whether the stack still holds the socket's error (and takes it): false
+// once getsockopt(SO_ERROR) has taken it. If the stack cannot be asked,
+// the error stands.
+bool ErrorStillPending(int fd) {
+  StackName stack;
+  if (!FindStack(fd, &stack)) return true;
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (StackGetOpt(fd, stack, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return true;
+  return error != 0;
+}
+
 // Linux binds an unbound socket to an ephemeral port on its first send,
 // even one that then fails: a wildcard bind, which the stack refuses
 // (EINVAL) on a socket bound already. Only on that error path: a send that
@@ -243,6 +255,10 @@ int DatagramReceive(int fd, msghdr* msg, int flags, size_t* received) {
     }
     if ((h.flags & kDatagramFlagError) != 0) {
       if ((kernel_flags & MSG_PEEK) != 0) DiscardOne(fd);
+      // The error is the socket's until taken, by this call or by
+      // getsockopt(SO_ERROR) before it, as Linux's sk_err: only an error
+      // the stack still holds is reported.
+      if (!ErrorStillPending(fd)) continue;
       return h.error != 0 ? h.error : EIO;
     }
     // With MSG_TRUNC the kernel returned the packet's full length.

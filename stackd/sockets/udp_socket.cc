@@ -613,7 +613,9 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
         (!ip_addr_isany(&pcb->local_ip) && !same(pcb->local_ip, local))) {
       continue;
     }
-    // As Linux: the next receive call fails with ECONNREFUSED.
+    // As Linux: the next receive call fails with ECONNREFUSED, unless
+    // SO_ERROR takes the error first (the library asks which).
+    s->pending_error_ = ECONNREFUSED;
     DatagramHeader h;
     h.flags = client::kDatagramFlagError;
     h.error = ECONNREFUSED;

@@ -38,7 +38,7 @@ const Difference kDifferences[] = {
     {"tcp_shutdown/connected_rd/*", "SHUT_RD ends the pair's stream for good (Linux still delivers later data)"},
     {"tcp_shutdown/connected_rdwr/*", "SHUT_RDWR: the reset for later data is sent, but the pair already reads EOF"},
     // UDP errors: a datagram pair has no error queue and no POLLERR.
-    {"udp/icmp_refused_connected/*", "ICMP errors reach the next receive call only: no POLLERR, no SO_ERROR"},
+    {"udp/icmp_refused_connected/*", "no POLLERR on the pair for an ICMP error (SO_ERROR and the next receive report it, as Linux)"},
     {"udp/recverr_queue/*", "no IP_RECVERR error queue (MSG_ERRQUEUE)"},
     {"udp_cmsg/so_timestamp/*", "SIOCGSTAMP is not served (the control messages are)"},
     {"udp_cmsg/siocgstamp_none/*", "SIOCGSTAMP is not served: ENOTTY, not ENOENT"},
