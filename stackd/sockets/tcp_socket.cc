@@ -625,6 +625,33 @@ void TcpSocket::CloseListeners() {
 
 // --- Connect ------------------------------------------------------------------
 
+int TcpSocket::ConnectAnswer() {
+  switch (state_) {
+    case State::kConnecting: return EALREADY;
+    case State::kConnected:
+      // As Linux: the first connect() after a non-blocking one completed
+      // collects its result (0); later ones are EISCONN.
+      if (!connect_reported_) {
+        connect_reported_ = true;
+        return 0;
+      }
+      return EISCONN;
+    case State::kListening: return EISCONN;
+    case State::kClosed:
+      if (!connect_reported_) {
+        // A non-blocking connect that failed: its error if SO_ERROR did
+        // not take it, else ECONNABORTED (Linux's sock_error path).
+        connect_reported_ = true;
+        const int error = pending_error_;
+        pending_error_ = 0;
+        return error != 0 ? error : ECONNABORTED;
+      }
+      return EISCONN;
+    case State::kOpen: break;
+  }
+  return kConnectGoesOn;
+}
+
 int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
                        int app_sndbuf, int app_fd) {
   // An immediate refusal leaves no gate behind: a later attempt on the
@@ -634,29 +661,7 @@ int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
     if (state_ == State::kOpen || state_ == State::kListening) DrainGate(gate_bytes);
     return error;
   };
-  switch (state_) {
-    case State::kConnecting: return refuse(EALREADY);
-    case State::kConnected:
-      // As Linux: the first connect() after a non-blocking one completed
-      // collects its result (0); later ones are EISCONN.
-      if (!connect_reported_) {
-        connect_reported_ = true;
-        return refuse(0);
-      }
-      return refuse(EISCONN);
-    case State::kListening: return refuse(EISCONN);
-    case State::kClosed:
-      if (!connect_reported_) {
-        // A non-blocking connect that failed: its error if SO_ERROR did
-        // not take it, else ECONNABORTED (Linux's sock_error path).
-        connect_reported_ = true;
-        const int error = pending_error_;
-        pending_error_ = 0;
-        return refuse(error != 0 ? error : ECONNABORTED);
-      }
-      return refuse(EISCONN);
-    case State::kOpen: break;
-  }
+  if (int answer = ConnectAnswer(); answer != kConnectGoesOn) return refuse(answer);
   if (pcb_ == nullptr) return refuse(EBADF);
   if (bound_.size() > 1) return refuse(EINVAL);
   ip_addr_t ip;
@@ -1072,29 +1077,7 @@ int TcpSocket::MultiConnect(const socket::v1::MConnectRequest& request, int app_
     if (state_ == State::kOpen) DrainGate(request.gate_bytes());
     return error;
   };
-  switch (state_) {
-    case State::kConnecting: return refuse(EALREADY);
-    case State::kConnected:
-      // As Linux: the first connect() after a non-blocking one completed
-      // collects its result (0); later ones are EISCONN.
-      if (!connect_reported_) {
-        connect_reported_ = true;
-        return refuse(0);
-      }
-      return refuse(EISCONN);
-    case State::kListening: return refuse(EISCONN);
-    case State::kClosed:
-      if (!connect_reported_) {
-        // A non-blocking connect that failed: its error if SO_ERROR did
-        // not take it, else ECONNABORTED (Linux's sock_error path).
-        connect_reported_ = true;
-        const int error = pending_error_;
-        pending_error_ = 0;
-        return refuse(error != 0 ? error : ECONNABORTED);
-      }
-      return refuse(EISCONN);
-    case State::kOpen: break;
-  }
+  if (int answer = ConnectAnswer(); answer != kConnectGoesOn) return refuse(answer);
   const int n = request.addresses_size();
   if (n == 0 || n > kMaxMultiAddresses || pcb_ == nullptr || bound_.size() > 1) {
     return refuse(EINVAL);

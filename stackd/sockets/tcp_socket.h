@@ -121,6 +121,11 @@ class TcpSocket : public Socket,
   // for longer ends the connection with ETIMEDOUT, as Linux does.
   void WatchUserTimeout();
   void CheckUserTimeout();
+  // What connect() or mconnect() answers in the socket's state without
+  // starting an attempt (0, EALREADY, EISCONN, the failed attempt's
+  // error), or kConnectGoesOn on an unconnected socket.
+  static constexpr int kConnectGoesOn = -1;
+  int ConnectAnswer();
   // Ends a connection attempt: 0 on success, else the errno.
   void FinishConnect(int error);
   // Reads and drops `bytes` gate bytes from the head of the pair.
