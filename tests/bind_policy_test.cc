@@ -5,7 +5,8 @@
 // - ports below 1024 need root (net.ipv4.ip_unprivileged_port_start), EACCES;
 // - two UDP sockets share a port if both set SO_REUSEADDR, or both set
 //   SO_REUSEPORT and have the same owner; otherwise EADDRINUSE. Without the
-//   owner rule another user could take a port's datagrams.
+//   owner rule another user could take a port's datagrams (for TCP, its
+//   connections); bound TCP sockets follow the same rule.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -55,6 +56,14 @@ const Step kSteps[] = {
     {"other TCP 1024", true, SOCK_STREAM, 0, 1024, 0},
     {"root TCP 80", false, SOCK_STREAM, 0, 80, 0},
     {"other UDP port 0", true, SOCK_DGRAM, 0, 0, 0},
+    // TCP's SO_REUSEPORT groups (tcp_reuseport.h) have the owner rule too.
+    {"root TCP SO_REUSEPORT 47003", false, SOCK_STREAM, SO_REUSEPORT, 47003, 0},
+    {"other TCP SO_REUSEPORT 47003", true, SOCK_STREAM, SO_REUSEPORT, 47003, EADDRINUSE},
+    {"root TCP SO_REUSEPORT 47003 again", false, SOCK_STREAM, SO_REUSEPORT, 47003, 0},
+    {"root TCP plain 47003", false, SOCK_STREAM, 0, 47003, EADDRINUSE},
+    {"root TCP SO_REUSEADDR 47004", false, SOCK_STREAM, SO_REUSEADDR, 47004, 0},
+    {"other TCP SO_REUSEADDR 47004", true, SOCK_STREAM, SO_REUSEADDR, 47004, 0},
+    {"other TCP SO_REUSEPORT 47004", true, SOCK_STREAM, SO_REUSEPORT, 47004, EADDRINUSE},
 };
 
 // A process that made one socket, bound it, told the result, and holds the
