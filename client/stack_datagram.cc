@@ -1,5 +1,6 @@
 #include "client/stack_datagram.h"
 
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -111,6 +112,64 @@ void Scatter(const uint8_t* from, size_t len, const iovec* iov, size_t count) {
   }
 }
 
+// recvmsg(MSG_ERRQUEUE): the oldest ICMP error the stack queued for the
+// socket (IP_RECVERR / IPV6_RECVERR), as Linux's ip_recv_error and
+// ipv6_recv_error return it: the datagram's payload as data, where it was
+// going as the name, and a control message (SOL_IP/IP_RECVERR, or
+// SOL_IPV6/IPV6_RECVERR on an AF_INET6 socket) with sock_extended_err
+// followed by the offender's address. EAGAIN if none is queued.
+int ReceiveQueuedError(int fd, msghdr* msg, int flags, size_t* received) {
+  StackName stack;
+  if (!FindStack(fd, &stack)) return EAGAIN;
+  socket::v1::Request request;
+  request.mutable_err_queue()->set_peek((flags & MSG_PEEK) != 0);
+  socket::v1::Response response;
+  if (int error = StackCall(fd, stack, &request, &response)) return error;
+  const socket::v1::QueuedError& e = response.queued_error();
+  size_t room = 0;
+  for (size_t i = 0; i < msg->msg_iovlen; ++i) room += msg->msg_iov[i].iov_len;
+  const std::string& payload = e.payload();
+  const size_t copied = std::min(room, payload.size());
+  Scatter(reinterpret_cast<const uint8_t*>(payload.data()), copied, msg->msg_iov,
+          msg->msg_iovlen);
+  msg->msg_flags = MSG_ERRQUEUE | (copied < payload.size() ? MSG_TRUNC : 0);
+  if (msg->msg_name != nullptr) {
+    socklen_t len = msg->msg_namelen;
+    if (AddressToSockaddr(e.destination(), static_cast<sockaddr*>(msg->msg_name), &len) != 0) {
+      return EPROTO;
+    }
+    msg->msg_namelen = len;
+  }
+  struct {
+    sock_extended_err ee;
+    sockaddr_storage offender;
+  } err{};
+  err.ee.ee_errno = static_cast<uint32_t>(e.error());
+  err.ee.ee_origin = static_cast<uint8_t>(e.origin());
+  err.ee.ee_type = static_cast<uint8_t>(e.type());
+  err.ee.ee_code = static_cast<uint8_t>(e.code());
+  socklen_t offender_len = sizeof(err.offender);
+  if (AddressToSockaddr(e.offender(), reinterpret_cast<sockaddr*>(&err.offender),
+                        &offender_len) != 0) {
+    return EPROTO;
+  }
+  const bool v6 = err.offender.ss_family == AF_INET6;
+  const size_t data_len = sizeof(err.ee) + offender_len;
+  if (msg->msg_control != nullptr && msg->msg_controllen >= CMSG_SPACE(data_len)) {
+    cmsghdr* c = CMSG_FIRSTHDR(msg);
+    c->cmsg_level = v6 ? SOL_IPV6 : SOL_IP;
+    c->cmsg_type = v6 ? IPV6_RECVERR : IP_RECVERR;
+    c->cmsg_len = CMSG_LEN(data_len);
+    std::memcpy(CMSG_DATA(c), &err, data_len);
+    msg->msg_controllen = CMSG_SPACE(data_len);
+  } else {
+    msg->msg_controllen = 0;
+    msg->msg_flags |= MSG_CTRUNC;
+  }
+  *received = (flags & MSG_TRUNC) != 0 ? payload.size() : copied;
+  return 0;
+}
+
 // Whether the stack still holds the socket's error (and takes it): false
 // once getsockopt(SO_ERROR) has taken it. If the stack cannot be asked,
 // the error stands.
@@ -209,9 +268,9 @@ int DatagramSend(int fd, const DatagramMark& mark, const msghdr* msg,
 int DatagramReceive(int fd, msghdr* msg, int flags, size_t* received) {
   if (msg == nullptr) return EFAULT;
   if ((flags & MSG_OOB) != 0) return EOPNOTSUPP;
-  if ((flags & MSG_ERRQUEUE) != 0) return EAGAIN;  // Nothing is queued there.
   if (msg->msg_iovlen > kMaxIov) return EMSGSIZE;
   if (msg->msg_iovlen > 0 && msg->msg_iov == nullptr) return EFAULT;
+  if ((flags & MSG_ERRQUEUE) != 0) return ReceiveQueuedError(fd, msg, flags, received);
   const int kernel_flags = flags & (MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
   const size_t room = IovecBytes(msg->msg_iov, msg->msg_iovlen);
 

@@ -255,6 +255,10 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
         error = s->GetOpt(request.get_opt().level(), request.get_opt().name(),
                           response->mutable_opt());
         break;
+      case Request::kErrQueue:
+        error = s->TakeQueuedError(request.err_queue().peek(),
+                                   response->mutable_queued_error());
+        break;
       case Request::kShutdown:
         error = s->Shutdown(request.shutdown().how(), fds.Borrow(0));
         break;

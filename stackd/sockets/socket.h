@@ -54,6 +54,12 @@ class Socket {
   virtual int GetOpt(int level, int name, socket::v1::OptValue* value) = 0;
   // `app_fd` is the application's fd, borrowed.
   virtual int Shutdown(int how, int app_fd) = 0;
+  // recvmsg(MSG_ERRQUEUE): EAGAIN unless the socket queues errors.
+  virtual int TakeQueuedError(bool peek, socket::v1::QueuedError* out) {
+    (void)peek;
+    (void)out;
+    return EAGAIN;
+  }
 
   // Housekeeping from the stack thread's timer.
   virtual void Tick() {}

@@ -35,6 +35,7 @@ namespace {
 namespace asio = boost::asio;
 using socket::v1::Address;
 using socket::v1::OptValue;
+using socket::v1::QueuedError;
 
 // Datagrams taken from one application per turn of the event loop, so one
 // busy sender cannot starve the others or the network.
@@ -69,6 +70,19 @@ std::set<UdpSocket*>& ConnectedSockets() {
   static auto* sockets = new std::set<UdpSocket*>();
   return *sockets;
 }
+
+// Every UDP socket with IP_RECVERR or IPV6_RECVERR, for ICMP errors.
+std::set<UdpSocket*>& RecvErrSockets() {
+  static auto* sockets = new std::set<UdpSocket*>();
+  return *sockets;
+}
+
+// Linux's sock_extended_err origins (linux/errqueue.h).
+constexpr uint32_t kSoEeOriginIcmp = 2;
+constexpr uint32_t kSoEeOriginIcmp6 = 3;
+// How many errors a socket's queue keeps (Linux bounds it by the receive
+// buffer).
+constexpr size_t kMaxQueuedErrors = 64;
 
 // The raw pcbs that watch ICMP and ICMPv6; made with the first connect,
 // kept for the stack's life.
@@ -180,6 +194,7 @@ UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 UdpSocket::~UdpSocket() {
   RemoveExtraPcbs();
   ConnectedSockets().erase(this);
+  RecvErrSockets().erase(this);
   LeaveAllGroups();
   if (pcb_ != nullptr) {
     udp_recv(pcb_, nullptr, nullptr);
@@ -562,12 +577,17 @@ void UdpSocket::WatchIcmp() {
 // `p` starts with the IP header of an ICMP or ICMPv6 message; it is read,
 // never changed or consumed (0: lwIP's own ICMP code still sees it).
 u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
-  if (ConnectedSockets().empty()) return 0;
-  // Outer IP header, ICMP header, inner IP header, inner UDP ports.
-  uint8_t b[40 + 8 + 40 + 4];
+  if (ConnectedSockets().empty() && RecvErrSockets().empty()) return 0;
+  // Outer IP header, ICMP header, inner IP header, inner UDP header, and
+  // as much of the datagram's payload as the message quotes (Linux quotes
+  // up to 576 bytes of ICMP, 1280 of ICMPv6).
+  uint8_t b[1280];
   const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
-  ip_addr_t local, remote;
+  ip_addr_t local, remote, offender;
   uint16_t local_port, remote_port;
+  size_t payload_at;
+  QueuedError e;
+  e.set_error(ECONNREFUSED);
   if (n >= 20 && (b[0] >> 4) == 4) {
     const size_t outer = static_cast<size_t>(b[0] & 0x0f) * 4;
     if (outer < 20 || n < outer + 8 + 20 + 4) return 0;
@@ -581,49 +601,99 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
     }
     ip_addr_set_zero_ip4(&local);
     ip_addr_set_zero_ip4(&remote);
+    ip_addr_set_zero_ip4(&offender);
     std::memcpy(&ip_2_ip4(&local)->addr, inner + 12, 4);
     std::memcpy(&ip_2_ip4(&remote)->addr, inner + 16, 4);
-    const uint8_t* udp = inner + inner_len;
-    local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
-    remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
-  } else if (n >= sizeof(b) && (b[0] >> 4) == 6) {
+    std::memcpy(&ip_2_ip4(&offender)->addr, b + 12, 4);
+    payload_at = outer + 8 + inner_len + 8;
+    e.set_origin(kSoEeOriginIcmp);
+  } else if (n >= 40 + 8 + 40 + 4 && (b[0] >> 4) == 6) {
     const uint8_t* icmp = b + 40;
     if (icmp[0] != kIcmp6DestUnreachable || icmp[1] != kIcmp6PortUnreachable) return 0;
     const uint8_t* inner = icmp + 8;
     if ((inner[0] >> 4) != 6 || inner[6] != IP_PROTO_UDP) return 0;
     ip_addr_set_zero_ip6(&local);
     ip_addr_set_zero_ip6(&remote);
+    ip_addr_set_zero_ip6(&offender);
     std::memcpy(ip_2_ip6(&local)->addr, inner + 8, 16);
     std::memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
-    const uint8_t* udp = inner + 40;
-    local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
-    remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
+    std::memcpy(ip_2_ip6(&offender)->addr, b + 8, 16);
+    payload_at = 40 + 8 + 40 + 8;
+    e.set_origin(kSoEeOriginIcmp6);
   } else {
     return 0;
   }
+  const uint8_t* udp = b + payload_at - 8;
+  local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
+  remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
+  const bool icmp4 = e.origin() == kSoEeOriginIcmp;
+  e.set_type(icmp4 ? kIcmp4DestUnreachable : kIcmp6DestUnreachable);
+  e.set_code(icmp4 ? kIcmp4PortUnreachable : kIcmp6PortUnreachable);
+  if (n > payload_at) e.set_payload(reinterpret_cast<const char*>(b + payload_at), n - payload_at);
   auto same = [](const ip_addr_t& a, const ip_addr_t& b) {
     if (IP_IS_V4_VAL(a) != IP_IS_V4_VAL(b)) return false;
     return IP_IS_V4_VAL(a) ? ip4_addr_eq(ip_2_ip4(&a), ip_2_ip4(&b))
                            : ip6_addr_zoneless_eq(ip_2_ip6(&a), ip_2_ip6(&b));
   };
-  for (UdpSocket* s : ConnectedSockets()) {
+  auto sent_by = [&](const UdpSocket* s) {
     const udp_pcb* pcb = s->pcb_;
-    if (pcb == nullptr || s->closed_ || pcb->local_port != local_port ||
-        pcb->remote_port != remote_port || !same(pcb->remote_ip, remote) ||
-        (!ip_addr_isany(&pcb->local_ip) && !same(pcb->local_ip, local))) {
-      continue;
-    }
-    // As Linux: the next receive call fails with ECONNREFUSED, unless
-    // SO_ERROR takes the error first (the library asks which).
-    s->pending_error_ = ECONNREFUSED;
-    DatagramHeader h;
-    h.flags = client::kDatagramFlagError;
-    h.error = ECONNREFUSED;
-    s->Deliver(h, nullptr);
-    Log(3, "socket %d: udp, port unreachable from the peer", s->id_);
-    break;
+    if (pcb == nullptr || s->closed_ || pcb->local_port != local_port) return false;
+    if (!ip_addr_isany(&pcb->local_ip) && !same(pcb->local_ip, local)) return false;
+    return !s->connected_ || (pcb->remote_port == remote_port && same(pcb->remote_ip, remote));
+  };
+  UdpSocket* target = nullptr;
+  for (UdpSocket* s : RecvErrSockets()) {
+    if (sent_by(s)) target = s;
   }
+  for (UdpSocket* s : ConnectedSockets()) {
+    if (target == nullptr && sent_by(s)) target = s;
+  }
+  if (target == nullptr) return 0;
+  if (target->RecvErr(IP_IS_V4_VAL(remote))) {
+    // IP_RECVERR / IPV6_RECVERR: queued with the details, as Linux's
+    // ip_icmp_error (bounded: the oldest go first).
+    *e.mutable_offender() = ToWire(offender, 0, target->family_);
+    *e.mutable_destination() = ToWire(remote, remote_port, target->family_);
+    target->err_queue_.push_back(std::move(e));
+    while (target->err_queue_.size() > kMaxQueuedErrors) target->err_queue_.pop_front();
+  } else if (!target->connected_) {
+    return 0;  // Linux reports errors on unconnected sockets only with RECVERR.
+  }
+  // The next receive call fails with ECONNREFUSED, unless SO_ERROR or the
+  // error queue takes the error first (the library asks which).
+  target->pending_error_ = ECONNREFUSED;
+  DatagramHeader h;
+  h.flags = client::kDatagramFlagError;
+  h.error = ECONNREFUSED;
+  target->Deliver(h, nullptr);
+  Log(3, "socket %d: udp, port unreachable from the peer", target->id_);
   return 0;
+}
+
+bool UdpSocket::RecvErr(bool v4) const {
+  // An IPv6 socket's IPv4 traffic follows IP_RECVERR, as on Linux.
+  return v4 ? options_.flag(IPPROTO_IP, IP_RECVERR)
+            : family_ == AF_INET6 && options_.flag(IPPROTO_IPV6, IPV6_RECVERR);
+}
+
+int UdpSocket::TakeQueuedError(bool peek, QueuedError* out) {
+  if (err_queue_.empty()) return EAGAIN;
+  *out = err_queue_.front();
+  if (peek) return 0;
+  err_queue_.pop_front();
+  // As sock_dequeue_err_skb: the socket's error becomes the next one's.
+  pending_error_ = err_queue_.empty() ? 0 : err_queue_.front().error();
+  return 0;
+}
+
+void UdpSocket::WatchRecvErr() {
+  if (RecvErr(true) || RecvErr(false)) {
+    RecvErrSockets().insert(this);
+    WatchIcmp();
+  } else {
+    RecvErrSockets().erase(this);
+    err_queue_.clear();
+  }
 }
 
 // --- Control calls ----------------------------------------------------------------
@@ -905,6 +975,10 @@ int UdpSocket::SetOpt(int level, int name, const OptValue& value) {
     }
   }
   if (int error = options_.Set(level, name, static_cast<int>(v))) return error;
+  if ((level == IPPROTO_IP && name == IP_RECVERR) ||
+      (level == IPPROTO_IPV6 && name == IPV6_RECVERR)) {
+    WatchRecvErr();
+  }
   if (level == SOL_SOCKET && name == SO_RCVBUF && pair_.is_open()) {
     // The pair holds what the application has not read: its send buffer
     // on stackd's end is the socket's receive buffer.

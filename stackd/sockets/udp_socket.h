@@ -26,6 +26,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -91,6 +92,8 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   // on Linux. ENOTCONN on an unconnected socket (after applying it, as
   // Linux does).
   int Shutdown(int how, int app_fd) override;
+  // recvmsg(MSG_ERRQUEUE) with IP_RECVERR / IPV6_RECVERR set.
+  int TakeQueuedError(bool peek, socket::v1::QueuedError* out) override;
 
   void set_owner(pid_t pid, uid_t uid) override {
     owner_pid_ = pid;
@@ -119,6 +122,10 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   static void WatchIcmp();
   // Connected sockets, for OnIcmp.
   void SetConnected(bool connected);
+  // IP_RECVERR for IPv4 traffic (`v4`), IPV6_RECVERR for IPv6.
+  bool RecvErr(bool v4) const;
+  // Sockets with either option set, for OnIcmp: their errors are queued.
+  void WatchRecvErr();
 
   void WatchReadable();
   void WatchHangup();
@@ -163,6 +170,8 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   uint32_t mcast_ifindex_ = 0;
   uint32_t mcast_addr4_ = 0;  // Network order.
   int pending_error_ = 0;
+  // IP_RECVERR: ICMP errors for recvmsg(MSG_ERRQUEUE), oldest first.
+  std::deque<socket::v1::QueuedError> err_queue_;
   struct Group {
     ip_addr_t group;
     uint32_t ifindex;
