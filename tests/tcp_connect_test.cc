@@ -606,13 +606,13 @@ int CountConnected(const std::vector<ScopedFd>& fds) {
 // exactly one more in (at the client's next SYN retransmission: 1 s, 3 s,
 // ... after its first SYN).
 //
-// PRODUCT BUG (reported; the "one accept makes room" part fails): Tick() in
-// stackd/sockets/tcp_socket.cc counts the unread records as
-// ceil(SIOCOUTQ(A) / 128), but SIOCOUTQ on an AF_UNIX stream socket is
-// sk_wmem_alloc, the skbs' truesize (768 bytes per 128-byte record with an
-// fd on Linux 6.x), not payload bytes. With any record unread the estimate is
-// about 6 times too high, so no backlog slot is released until the
-// application has read every queued record.
+// PRODUCT BUG (reported; the "one accept makes room" part fails):
+// AcceptQueue::Tick() in stackd/sockets/accept_queue.cc counts the unread
+// records as ceil(SIOCOUTQ(A) / 128), but SIOCOUTQ on an AF_UNIX stream
+// socket is sk_wmem_alloc, the skbs' truesize (768 bytes per 128-byte
+// record with an fd on Linux 6.x), not payload bytes. With any record
+// unread the estimate is about 6 times too high, so no backlog slot is
+// released until the application has read every queued record.
 TEST_F(TcpTest, ListenBacklogIsHonoured) {
   constexpr int kBacklog = 2;
   constexpr int kClients = 6;

@@ -1,10 +1,8 @@
 #include "stackd/sockets/tcp_socket.h"
 
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -12,7 +10,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
@@ -36,10 +33,6 @@ constexpr size_t kTxChunk = 256 * 1024;
 constexpr size_t kMaxLwipLength = 0xffff;
 // Leave room in lwIP's segment queue for one more full write.
 constexpr int kQueueHeadroom = 64;
-constexpr size_t kAcceptRecordBytes = 128;
-// End records sent when a listener is shut down: as many blocked accept()
-// calls wake at once (docs/socket-protocol.md).
-constexpr int kEndRecords = 16;
 constexpr int kMaxIov = 64;
 // How long TCP_CORK holds a partial segment at most (tcp(7): 200 ms).
 constexpr auto kCorkCeiling = std::chrono::milliseconds(200);
@@ -542,9 +535,9 @@ void TcpSocket::OnAppClosed(bool reset) {
   }
   if (state_ == State::kListening) {
     LeaveReuseportGroup();
-    MarkAcceptedAtClose();
+    accept_queue_.MarkAcceptedAtClose();
     CloseListeners();
-    DropDeferred();
+    accept_queue_.DropDeferred();
   } else if (pcb_ != nullptr) {
     bool abort = reset || (options_.linger_on() && options_.linger_seconds() == 0) ||
                  !rx_queue_.empty() || state_ == State::kConnecting;
@@ -560,19 +553,6 @@ void TcpSocket::OnAppClosed(bool reset) {
   MaybeDrop();
 }
 
-void TcpSocket::MarkAcceptedAtClose() {
-  // The application's end of the listener is gone, and with it the records
-  // it had not read: the kernel has dropped their fds, so the connections
-  // never accepted already see their pair hung up. One whose pair is still
-  // open was accepted, however soon after its record the listener closed.
-  for (auto& weak : accept_queue_) {
-    auto s = weak.lock();
-    if (s == nullptr || !s->backlog_delayed_ || s->PairHungUp()) continue;
-    if (s->pcb_ != nullptr) tcp_backlog_accepted(s->pcb_);
-    s->backlog_delayed_ = false;
-  }
-}
-
 void TcpSocket::ShutListener() {
   // As Linux's tcp_disconnect of a listener: it stops listening (new SYNs
   // are refused), every connection not yet accepted is reset, and accept()
@@ -581,27 +561,13 @@ void TcpSocket::ShutListener() {
   // still queued before it.
   Tick();
   LeaveReuseportGroup();
-  std::vector<std::shared_ptr<TcpSocket>> unaccepted;
-  for (auto& weak : accept_queue_) {
-    if (auto s = weak.lock(); s && s->state_ != State::kClosed) unaccepted.push_back(s);
-  }
-  accept_queue_.clear();
   for (tcp_pcb* lpcb : listeners_) {
     tcp_arg(lpcb, nullptr);
     tcp_accept(lpcb, nullptr);
     tcp_close(lpcb);
   }
   listeners_.clear();
-  for (auto& s : unaccepted) s->OnAppClosed(/*reset=*/true);
-  DropDeferred();
-  // End records (version 0, no fd) wake blocked accepts with EINVAL; the
-  // library asks before it blocks again. A full pair takes fewer.
-  if (pair_.is_open()) {
-    uint8_t end[kAcceptRecordBytes] = {};
-    for (int i = 0; i < kEndRecords; ++i) {
-      if (send(pair_.native_handle(), end, sizeof(end), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) break;
-    }
-  }
+  accept_queue_.Shut();
   // The state stays: the pair is still watched for the application's close.
   listener_shut_ = true;
 }
@@ -613,14 +579,7 @@ void TcpSocket::CloseListeners() {
     tcp_close(lpcb);
   }
   listeners_.clear();
-  // Connections the application never accepted are reset, as Linux does.
-  // Their records died with the listener's fd, which closed their fds.
-  for (auto& weak : accept_queue_) {
-    if (auto s = weak.lock(); s && s->state_ != State::kClosed && s->PairHungUp()) {
-      s->OnAppClosed(/*reset=*/true);
-    }
-  }
-  accept_queue_.clear();
+  accept_queue_.Close();
 }
 
 // --- Connect ------------------------------------------------------------------
@@ -888,59 +847,40 @@ err_t TcpSocket::Accept(tcp_pcb* newpcb) {
         [weak = std::weak_ptr<TcpSocket>(s)](const boost::system::error_code& ec) {
           if (auto self = weak.lock(); !ec && self) self->DeferralEnds();
         });
-    deferred_.push_back(s);
+    accept_queue_.Defer(s->AsConnection());
     s->Start();
     return ERR_OK;
   }
-  if (!SendRecord(s, pair.app_fd)) {
+  if (!accept_queue_.Offer(s->AsConnection(), pair.app_fd, pair.app_ino)) {
     // The accept queue on the pair is full: refuse like a full backlog.
     s->DetachPcb();
     return ERR_MEM;
   }
-  table_->Add(s, pair.app_ino);
-  accept_queue_.push_back(s);
   s->Start();
   Tick();
   return ERR_OK;
 }
 
-bool TcpSocket::SendRecord(const std::shared_ptr<TcpSocket>& s, int app_fd) {
+socket::v1::AcceptRecord TcpSocket::Record() const {
   socket::v1::AcceptRecord record;
-  *record.mutable_local() = ToWire(s->pcb_->local_ip, s->pcb_->local_port, family_);
-  *record.mutable_peer() = s->peer_;
-  std::string body = record.SerializeAsString();
-  uint8_t buf[kAcceptRecordBytes] = {};
-  if (body.size() + 4 > sizeof(buf)) {
-    close(app_fd);
-    return false;
-  }
-  buf[0] = 1;
-  buf[2] = static_cast<uint8_t>(body.size());
-  std::memcpy(buf + 4, body.data(), body.size());
-  iovec iov{buf, sizeof(buf)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &app_fd, sizeof(int));
-  int outq_before = 0;
-  ioctl(pair_.native_handle(), SIOCOUTQ, &outq_before);
-  ssize_t sent = sendmsg(pair_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-  close(app_fd);
-  int outq_after = 0;
-  if (sent > 0 && ioctl(pair_.native_handle(), SIOCOUTQ, &outq_after) == 0 &&
-      outq_after > outq_before) {
-    // SIOCOUTQ counts the kernel's memory for the queued records, not
-    // their bytes: learn what one record costs.
-    record_cost_ = std::max(record_cost_, outq_after - outq_before);
-  }
-  return sent == static_cast<ssize_t>(sizeof(buf));
+  *record.mutable_local() = ToWire(pcb_->local_ip, pcb_->local_port, family_);
+  *record.mutable_peer() = peer_;
+  return record;
+}
+
+std::shared_ptr<AcceptQueue::Connection> TcpSocket::AsConnection() {
+  // The base is private: shared_ptr's own conversion cannot see it.
+  return std::shared_ptr<AcceptQueue::Connection>(
+      shared_from_this(), static_cast<AcceptQueue::Connection*>(this));
+}
+
+void TcpSocket::Admit(const std::shared_ptr<AcceptQueue::Connection>& c, ino_t app_ino) {
+  table_->Add(std::shared_ptr<TcpSocket>(c, static_cast<TcpSocket*>(c.get())), app_ino);
+}
+
+void TcpSocket::BacklogAccepted() {
+  if (pcb_ != nullptr) tcp_backlog_accepted(pcb_);
+  backlog_delayed_ = false;
 }
 
 void TcpSocket::DeferralEnds() {
@@ -951,25 +891,14 @@ void TcpSocket::DeferralEnds() {
     OnAppClosed(/*reset=*/true);
     return;
   }
-  listener->HandOver(shared_from_this());
+  listener->accept_queue_.HandOver(AsConnection());
 }
 
-void TcpSocket::HandOver(const std::shared_ptr<TcpSocket>& s) {
-  deferred_.erase(std::remove(deferred_.begin(), deferred_.end(), s), deferred_.end());
-  const int app_fd = s->deferred_app_fd_;
-  s->deferred_app_fd_ = -1;
-  if (s->state_ == State::kClosed || s->pcb_ == nullptr || listener_shut_) {
-    close(app_fd);
-    if (s->state_ != State::kClosed) s->OnAppClosed(/*reset=*/true);
-    return;
-  }
-  if (!SendRecord(s, app_fd)) {
-    s->OnAppClosed(/*reset=*/true);  // A full queue: as a full backlog.
-    return;
-  }
-  table_->Add(s, s->deferred_app_ino_);
-  accept_queue_.push_back(s);
-  Tick();
+int TcpSocket::TakeHeldFd(ino_t* app_ino) {
+  const int app_fd = deferred_app_fd_;
+  deferred_app_fd_ = -1;
+  *app_ino = deferred_app_ino_;
+  return app_fd;
 }
 
 void TcpSocket::LeaveDeferral() {
@@ -980,42 +909,26 @@ void TcpSocket::LeaveDeferral() {
   if (auto listener = listener_.lock()) {
     // The listener may hold the last reference: end it after this call.
     auto self = shared_from_this();
-    auto& list = listener->deferred_;
-    list.erase(std::remove(list.begin(), list.end(), self), list.end());
+    listener->accept_queue_.Forget(AsConnection());
     asio::post(table_->io(), [self] {});
   }
 }
 
-void TcpSocket::DropDeferred() {
-  std::vector<std::shared_ptr<TcpSocket>> deferred;
-  deferred.swap(deferred_);
-  for (auto& s : deferred) {
-    if (tcp_pcb* pcb = s->pcb_) {
-      s->DetachPcb();
-      tcp_abandon(pcb, /*reset=*/0);
-    }
-    if (s->state_ != State::kClosed) {
-      s->OnAppClosed(/*reset=*/false);
-    } else {
-      s->LeaveDeferral();
-    }
+void TcpSocket::Abandon() {
+  if (tcp_pcb* pcb = pcb_) {
+    DetachPcb();
+    tcp_abandon(pcb, /*reset=*/0);
+  }
+  if (state_ != State::kClosed) {
+    OnAppClosed(/*reset=*/false);
+  } else {
+    LeaveDeferral();
   }
 }
 
 void TcpSocket::Tick() {
-  if (state_ != State::kListening || accept_queue_.empty()) return;
-  int outq = 0;
-  if (ioctl(pair_.native_handle(), SIOCOUTQ, &outq) != 0) return;
-  const size_t cost = static_cast<size_t>(std::max(record_cost_, 1));
-  size_t unread = (static_cast<size_t>(outq) + cost - 1) / cost;
-  while (accept_queue_.size() > unread) {
-    if (auto s = accept_queue_.front().lock();
-        s && s->backlog_delayed_ && s->pcb_ != nullptr) {
-      tcp_backlog_accepted(s->pcb_);
-      s->backlog_delayed_ = false;
-    }
-    accept_queue_.pop_front();
-  }
+  if (state_ != State::kListening) return;
+  accept_queue_.Tick();
 }
 
 // --- mbind ---------------------------------------------------------------------

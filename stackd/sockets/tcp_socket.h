@@ -25,6 +25,7 @@
 
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
+#include "stackd/sockets/accept_queue.h"
 #include "stackd/sockets/connect_race.h"
 #include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
@@ -37,7 +38,9 @@ class SocketTable;
 
 class TcpSocket : public Socket,
                   public std::enable_shared_from_this<TcpSocket>,
-                  private ConnectRace::Owner {
+                  private ConnectRace::Owner,
+                  private AcceptQueue::Owner,
+                  private AcceptQueue::Connection {
  public:
   enum class State { kOpen, kListening, kConnecting, kConnected, kClosed };
 
@@ -100,6 +103,22 @@ class TcpSocket : public Socket,
   void RaceWon(tcp_pcb* pcb, const ConnectRace::Target& winner) override;
   void RaceLost(int error) override { FinishConnect(error); }
 
+  // AcceptQueue::Owner: a listener's accepted connections.
+  int PairFd() const override { return pair_.is_open() ? pair_.native_handle() : -1; }
+  bool ListenerShut() const override { return listener_shut_; }
+  void Admit(const std::shared_ptr<AcceptQueue::Connection>& c, ino_t app_ino) override;
+
+  // AcceptQueue::Connection: this socket, accepted on a listener.
+  bool IsClosed() const override { return state_ == State::kClosed; }
+  bool HasPcb() const override { return pcb_ != nullptr; }
+  socket::v1::AcceptRecord Record() const override;
+  bool BacklogDelayed() const override { return backlog_delayed_; }
+  void BacklogAccepted() override;
+  void Close(bool reset) override { OnAppClosed(reset); }
+  int TakeHeldFd(ino_t* app_ino) override;
+  void Abandon() override;
+  // This socket as its listener's queue holds it.
+  std::shared_ptr<AcceptQueue::Connection> AsConnection();
 
   void AttachPcb(tcp_pcb* pcb);
   void DetachPcb();
@@ -137,17 +156,8 @@ class TcpSocket : public Socket,
   // Accept: hands a new connection to the application, or under
   // TCP_DEFER_ACCEPT keeps it until data comes or the time is up.
   err_t Accept(tcp_pcb* newpcb);
-  // Sends `s`'s accept record with `app_fd` (closed here) on the pair;
-  // false if the pair's queue is full.
-  bool SendRecord(const std::shared_ptr<TcpSocket>& s, int app_fd);
-  // A deferred connection `s` is ready (data, FIN, or its time is up):
-  // the record goes to the application now.
-  void HandOver(const std::shared_ptr<TcpSocket>& s);
   // Of a deferred connection: tells its listener it is ready.
   void DeferralEnds();
-  // The listener goes: its deferred connections go without a RST, as
-  // Linux drops its request sockets (the peers learn of it when they send).
-  void DropDeferred();
   // Of a deferred connection that ends before it was handed over: closes
   // the held fd and leaves the listener's list.
   void LeaveDeferral();
@@ -167,16 +177,13 @@ class TcpSocket : public Socket,
   bool reuseport() const { return options_.flag(SOL_SOCKET, SO_REUSEPORT); }
   // shutdown(SHUT_RD or SHUT_RDWR) of a listener.
   void ShutListener();
-  // The application closed the listener: which queued connections it had
-  // accepted (their records read).
-  void MarkAcceptedAtClose();
   bool reuseaddr() const { return options_.flag(SOL_SOCKET, SO_REUSEADDR); }
   // TCP_SYNCNT if the application set it, else 0 (lwIP's own limit).
   int SynCount() const;
   void CloseListeners();
   void ClosePair();
   void MaybeDrop();
-  bool PairHungUp() const;
+  bool PairHungUp() const override;
 
   SocketTable* table_;
   const uint64_t id_;
@@ -241,20 +248,16 @@ class TcpSocket : public Socket,
   uint32_t progress_ack_ = 0;
   std::chrono::steady_clock::time_point progress_since_;
 
-  // Listening: connections handed to the application, oldest first, whose
-  // records it may not have read yet.
-  std::deque<std::weak_ptr<TcpSocket>> accept_queue_;
+  // Listening: the accepted connections (accept_queue.h).
+  AcceptQueue accept_queue_{static_cast<AcceptQueue::Owner*>(this)};
   std::weak_ptr<TcpSocket> listener_;  // For an accepted socket.
-  // TCP_DEFER_ACCEPT. On the listener: connections not yet handed over.
-  // On such a connection: the application's end of its pair, held until
-  // then, its inode, and the deferral's timer.
-  std::vector<std::shared_ptr<TcpSocket>> deferred_;
+  // TCP_DEFER_ACCEPT, on a connection not yet handed over (its listener's
+  // queue holds it): the application's end of its pair, held until then,
+  // its inode, and the deferral's timer.
   int deferred_app_fd_ = -1;
   ino_t deferred_app_ino_ = 0;
   std::unique_ptr<boost::asio::steady_timer> defer_timer_;
   bool backlog_delayed_ = false;
-  // Kernel memory one accept record takes on the pair (SIOCOUTQ units).
-  int record_cost_ = 0;
 
   pid_t owner_pid_ = 0;
   uid_t owner_uid_ = 0;
