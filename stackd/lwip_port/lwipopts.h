@@ -94,6 +94,10 @@ unsigned int stackd_lwip_rand(void);
 #define IP_FRAG 1
 #define IP_REASS_MAX_PBUFS 256
 #define LWIP_ICMP 1
+// An ICMP error quotes the datagram up to 576 bytes of ICMP, as Linux
+// (RFC 1812 4.3.2.3): 576 - 20 (IP) - 8 (ICMP) - 20 (the quoted IP
+// header). lwIP patch 0011 makes it settable.
+#define ICMP_DEST_UNREACH_DATASIZE 528
 #define LWIP_IGMP 1
 #define LWIP_DHCP 0
 #define LWIP_AUTOIP 0
