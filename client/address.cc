@@ -6,12 +6,6 @@
 #include <cstring>
 
 namespace stackd::client {
-namespace {
-
-// Linux's minimum for an AF_INET6 address: sockaddr_in6 without scope id.
-constexpr socklen_t kSin6LenRfc2133 = 24;
-
-}  // namespace
 
 int AddressFromSockaddr(const sockaddr* addr, socklen_t len, AddressUse use,
                         socket::v1::Address* out) {

@@ -10,6 +10,10 @@
 
 namespace stackd::client {
 
+// The shortest sockaddr_in6 the kernel takes (RFC 2133's, without
+// sin6_scope_id): inet6_bind and inet6_connect refuse shorter, EINVAL.
+inline constexpr socklen_t kSin6LenRfc2133 = 24;
+
 // What the address is for: bind(2) also takes AF_UNSPEC with INADDR_ANY
 // (as Linux does for AF_INET sockets); connect(2) does not.
 enum class AddressUse { kBind, kConnect };

@@ -310,7 +310,6 @@ namespace {
 // family (EAFNOSUPPORT). AF_UNSPEC goes first in connect (a disconnect).
 int LengthBeforeFamily(int fd, const StackName& stack, const sockaddr* addr,
                        socklen_t len, int error) {
-  constexpr socklen_t kSin6LenRfc2133 = 24;
   if (error != EAFNOSUPPORT || len >= kSin6LenRfc2133 || addr == nullptr) return error;
   int domain = 0;
   socklen_t domain_len = sizeof(domain);
