@@ -36,6 +36,12 @@ uint32_t stackd_tcp_syncookie(const struct ip_addr* local_ip, uint16_t local_por
 uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_addr* remote_ip,
                                 uint16_t remote_port);
 
+// Which member of a SO_REUSEPORT group takes a new connection
+// (tcp_reuseport.cc): keyed with the ISN secret, so the spread is even
+// whatever ports the peers choose, and no peer can aim at one member.
+uint32_t stackd_tcp_reuseport_hash(const struct ip_addr* local_ip, uint16_t local_port,
+                                   const struct ip_addr* remote_ip, uint16_t remote_port);
+
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
 // is dropped (a challenge ACK may have been sent). A segment that passes

@@ -7,7 +7,8 @@
 // observer who sees one connection's ISN learns nothing of another's.
 // SYN cookies (lwIP patch 0008) hash under the same secret, with the
 // peer's ISN and a coarse clock instead of M, and so does the
-// per-destination offset of ephemeral ports (RFC 6056 3.3.3, patch 0009).
+// per-destination offset of ephemeral ports (RFC 6056 3.3.3, patch 0009)
+// and the choice of a SO_REUSEPORT group's member for a connection.
 #include <sodium.h>
 
 #include <chrono>
@@ -94,8 +95,19 @@ uint32_t TcpPortOffset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,
       HashConnection('P', local_ip, 0, remote_ip, remote_port, nullptr, 0));
 }
 
+uint32_t TcpReuseportHash(const ip_addr_t* local_ip, uint16_t local_port,
+                          const ip_addr_t* remote_ip, uint16_t remote_port) {
+  return static_cast<uint32_t>(
+      HashConnection('R', local_ip, local_port, remote_ip, remote_port, nullptr, 0));
+}
+
 }  // namespace
 }  // namespace stackd
+
+extern "C" uint32_t stackd_tcp_reuseport_hash(const ip_addr_t* local_ip, uint16_t local_port,
+                                              const ip_addr_t* remote_ip, uint16_t remote_port) {
+  return stackd::TcpReuseportHash(local_ip, local_port, remote_ip, remote_port);
+}
 
 extern "C" uint32_t stackd_tcp_port_offset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,
                                            uint16_t remote_port) {

@@ -3,31 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "lwip_hooks.h"
+
 namespace stackd {
-namespace {
-
-// FNV-1a over the connection's peer address and both ports: the same
-// connection always lands on the same member of an unchanged group.
-uint32_t ConnectionHash(const tcp_pcb* pcb) {
-  uint32_t hash = 2166136261u;
-  auto mix = [&hash](const void* data, size_t len) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    for (size_t i = 0; i < len; ++i) {
-      hash ^= bytes[i];
-      hash *= 16777619u;
-    }
-  };
-  if (IP_IS_V4(&pcb->remote_ip)) {
-    mix(&ip_2_ip4(&pcb->remote_ip)->addr, 4);
-  } else {
-    mix(ip_2_ip6(&pcb->remote_ip)->addr, 16);
-  }
-  mix(&pcb->remote_port, sizeof(pcb->remote_port));
-  mix(&pcb->local_port, sizeof(pcb->local_port));
-  return hash;
-}
-
-}  // namespace
 
 void ReuseportGroup::Add(std::weak_ptr<TcpSocket> member) {
   members_.push_back(std::move(member));
@@ -51,7 +29,9 @@ void ReuseportGroup::Prune() {
 std::shared_ptr<TcpSocket> ReuseportGroup::Pick(const tcp_pcb* pcb) {
   Prune();
   if (members_.empty()) return nullptr;
-  return members_[ConnectionHash(pcb) % members_.size()].lock();
+  return members_[stackd_tcp_reuseport_hash(&pcb->local_ip, pcb->local_port, &pcb->remote_ip,
+                                            pcb->remote_port) %
+                  members_.size()].lock();
 }
 
 std::shared_ptr<TcpSocket> ReuseportGroup::First() {

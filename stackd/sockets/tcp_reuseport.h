@@ -25,7 +25,9 @@ class ReuseportGroup {
   // Members in the order they started listening.
   void Add(std::weak_ptr<TcpSocket> member);
   void Remove(const TcpSocket* member);
-  // Which member a new connection `pcb` goes to; null if none is left.
+  // Which member a new connection `pcb` goes to (a keyed hash of its
+  // addresses and ports: the same connection, the same member); null if
+  // none is left.
   std::shared_ptr<TcpSocket> Pick(const tcp_pcb* pcb);
   // The oldest member still there; null if none.
   std::shared_ptr<TcpSocket> First();
