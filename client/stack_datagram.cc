@@ -148,6 +148,7 @@ int ReceiveQueuedError(int fd, msghdr* msg, int flags, size_t* received) {
   err.ee.ee_origin = static_cast<uint8_t>(e.origin());
   err.ee.ee_type = static_cast<uint8_t>(e.type());
   err.ee.ee_code = static_cast<uint8_t>(e.code());
+  err.ee.ee_info = e.info();
   socklen_t offender_len = sizeof(err.offender);
   if (AddressToSockaddr(e.offender(), reinterpret_cast<sockaddr*>(&err.offender),
                         &offender_len) != 0) {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "lwip/igmp.h"
@@ -25,6 +26,7 @@
 #include "lwip/prot/ip.h"
 #include "lwip/prot/ip6.h"
 #include "stackd/log.h"
+#include "stackd/lwip_port/icmp_error.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/sockets/wire_address.h"
@@ -88,12 +90,6 @@ constexpr size_t kMaxQueuedErrors = 64;
 // kept for the stack's life.
 raw_pcb* icmp4_watch = nullptr;
 raw_pcb* icmp6_watch = nullptr;
-
-// ICMP types and codes of "port unreachable".
-constexpr uint8_t kIcmp4DestUnreachable = 3;
-constexpr uint8_t kIcmp4PortUnreachable = 3;
-constexpr uint8_t kIcmp6DestUnreachable = 1;
-constexpr uint8_t kIcmp6PortUnreachable = 4;
 
 bool IsV4Mapped(const uint8_t* ip) {
   static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -578,68 +574,24 @@ void UdpSocket::WatchIcmp() {
 // never changed or consumed (0: lwIP's own ICMP code still sees it).
 u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
   if (ConnectedSockets().empty() && RecvErrSockets().empty()) return 0;
-  // Outer IP header, ICMP header, inner IP header, inner UDP header, and
-  // as much of the datagram's payload as the message quotes (Linux quotes
-  // up to 576 bytes of ICMP, 1280 of ICMPv6).
-  uint8_t b[1280];
+  // The whole message: the outer IP header, the ICMP header, the quoted IP
+  // and UDP headers and as much of the datagram's payload as it quotes
+  // (Linux quotes up to 576 bytes of ICMP, 1280 of ICMPv6).
+  uint8_t b[1500];
+  if (p->tot_len > sizeof(b)) return 0;
   const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
-  ip_addr_t local, remote, offender;
-  uint16_t local_port, remote_port;
-  size_t payload_at;
-  QueuedError e;
-  e.set_error(ECONNREFUSED);
-  if (n >= 20 && (b[0] >> 4) == 4) {
-    const size_t outer = static_cast<size_t>(b[0] & 0x0f) * 4;
-    if (outer < 20 || n < outer + 8 + 20 + 4) return 0;
-    const uint8_t* icmp = b + outer;
-    if (icmp[0] != kIcmp4DestUnreachable || icmp[1] != kIcmp4PortUnreachable) return 0;
-    const uint8_t* inner = icmp + 8;
-    const size_t inner_len = static_cast<size_t>(inner[0] & 0x0f) * 4;
-    if ((inner[0] >> 4) != 4 || inner[9] != IP_PROTO_UDP || inner_len < 20 ||
-        n < outer + 8 + inner_len + 4) {
-      return 0;
-    }
-    ip_addr_set_zero_ip4(&local);
-    ip_addr_set_zero_ip4(&remote);
-    ip_addr_set_zero_ip4(&offender);
-    std::memcpy(&ip_2_ip4(&local)->addr, inner + 12, 4);
-    std::memcpy(&ip_2_ip4(&remote)->addr, inner + 16, 4);
-    std::memcpy(&ip_2_ip4(&offender)->addr, b + 12, 4);
-    payload_at = outer + 8 + inner_len + 8;
-    e.set_origin(kSoEeOriginIcmp);
-  } else if (n >= 40 + 8 + 40 + 4 && (b[0] >> 4) == 6) {
-    const uint8_t* icmp = b + 40;
-    if (icmp[0] != kIcmp6DestUnreachable || icmp[1] != kIcmp6PortUnreachable) return 0;
-    const uint8_t* inner = icmp + 8;
-    if ((inner[0] >> 4) != 6 || inner[6] != IP_PROTO_UDP) return 0;
-    ip_addr_set_zero_ip6(&local);
-    ip_addr_set_zero_ip6(&remote);
-    ip_addr_set_zero_ip6(&offender);
-    std::memcpy(ip_2_ip6(&local)->addr, inner + 8, 16);
-    std::memcpy(ip_2_ip6(&remote)->addr, inner + 24, 16);
-    std::memcpy(ip_2_ip6(&offender)->addr, b + 8, 16);
-    payload_at = 40 + 8 + 40 + 8;
-    e.set_origin(kSoEeOriginIcmp6);
-  } else {
-    return 0;
-  }
-  const uint8_t* udp = b + payload_at - 8;
-  local_port = static_cast<uint16_t>((udp[0] << 8) | udp[1]);
-  remote_port = static_cast<uint16_t>((udp[2] << 8) | udp[3]);
-  const bool icmp4 = e.origin() == kSoEeOriginIcmp;
-  e.set_type(icmp4 ? kIcmp4DestUnreachable : kIcmp6DestUnreachable);
-  e.set_code(icmp4 ? kIcmp4PortUnreachable : kIcmp6PortUnreachable);
-  if (n > payload_at) e.set_payload(reinterpret_cast<const char*>(b + payload_at), n - payload_at);
-  auto same = [](const ip_addr_t& a, const ip_addr_t& b) {
-    if (IP_IS_V4_VAL(a) != IP_IS_V4_VAL(b)) return false;
-    return IP_IS_V4_VAL(a) ? ip4_addr_eq(ip_2_ip4(&a), ip_2_ip4(&b))
-                           : ip6_addr_zoneless_eq(ip_2_ip6(&a), ip_2_ip6(&b));
-  };
+  const std::optional<IcmpError> icmp = ParseIcmpError(b, n);
+  if (!icmp || icmp->protocol != IP_PROTO_UDP) return 0;
+  const std::optional<UdpErrorReport> report = ReportForUdp(*icmp);
+  if (!report) return 0;
   auto sent_by = [&](const UdpSocket* s) {
     const udp_pcb* pcb = s->pcb_;
-    if (pcb == nullptr || s->closed_ || pcb->local_port != local_port) return false;
-    if (!ip_addr_isany(&pcb->local_ip) && !same(pcb->local_ip, local)) return false;
-    return !s->connected_ || (pcb->remote_port == remote_port && same(pcb->remote_ip, remote));
+    if (pcb == nullptr || s->closed_ || pcb->local_port != icmp->local_port) return false;
+    if (!ip_addr_isany(&pcb->local_ip) && !SameAddress(pcb->local_ip, icmp->local)) {
+      return false;
+    }
+    return !s->connected_ || (pcb->remote_port == icmp->remote_port &&
+                              SameAddress(pcb->remote_ip, icmp->remote));
   };
   UdpSocket* target = nullptr;
   for (UdpSocket* s : RecvErrSockets()) {
@@ -649,24 +601,37 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
     if (target == nullptr && sent_by(s)) target = s;
   }
   if (target == nullptr) return 0;
-  if (target->RecvErr(IP_IS_V4_VAL(remote))) {
+  if (target->RecvErr(icmp->v4)) {
     // IP_RECVERR / IPV6_RECVERR: queued with the details, as Linux's
     // ip_icmp_error (bounded: the oldest go first).
-    *e.mutable_offender() = ToWire(offender, 0, target->family_);
-    *e.mutable_destination() = ToWire(remote, remote_port, target->family_);
+    QueuedError e;
+    e.set_error(report->error);
+    e.set_origin(icmp->v4 ? kSoEeOriginIcmp : kSoEeOriginIcmp6);
+    e.set_type(icmp->type);
+    e.set_code(icmp->code);
+    e.set_info(report->info);
+    const size_t payload_at = icmp->transport_at + 8;
+    if (icmp->length > payload_at) {
+      e.set_payload(reinterpret_cast<const char*>(b + payload_at), icmp->length - payload_at);
+    }
+    *e.mutable_offender() = ToWire(icmp->offender, 0, target->family_);
+    *e.mutable_destination() = ToWire(icmp->remote, icmp->remote_port, target->family_);
     target->err_queue_.push_back(std::move(e));
     while (target->err_queue_.size() > kMaxQueuedErrors) target->err_queue_.pop_front();
-  } else if (!target->connected_) {
-    return 0;  // Linux reports errors on unconnected sockets only with RECVERR.
+  } else if (!target->connected_ || !report->hard) {
+    // Without RECVERR, Linux reports only hard errors, and only to
+    // connected sockets (RFC 1122 4.1.3.3).
+    return 0;
   }
-  // The next receive call fails with ECONNREFUSED, unless SO_ERROR or the
-  // error queue takes the error first (the library asks which).
-  target->pending_error_ = ECONNREFUSED;
+  // The next receive call fails with the error, unless SO_ERROR or the
+  // error queue takes it first (the library asks which).
+  target->pending_error_ = report->error;
   DatagramHeader h;
   h.flags = client::kDatagramFlagError;
-  h.error = ECONNREFUSED;
+  h.error = report->error;
   target->Deliver(h, nullptr);
-  Log(3, "socket %d: udp, port unreachable from the peer", target->id_);
+  Log(3, "socket %d: udp, ICMP error %u/%u from the path (errno %d)", target->id_,
+      icmp->type, icmp->code, report->error);
   return 0;
 }
 

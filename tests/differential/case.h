@@ -23,6 +23,9 @@ struct Case {
   // binds), run once on the stack.
   bool peer = true;
   std::function<void(World&, Ip, Record&)> run;
+  // True if the peer must be the kernel (it sends raw ICMP): the case runs
+  // across the TAP only, not on the stack's loopback.
+  bool kernel_peer = false;
 };
 
 // The families most cases run over.

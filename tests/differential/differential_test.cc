@@ -70,7 +70,9 @@ std::vector<Param> AllParams() {
   for (size_t i = 0; i < cases.size(); ++i) {
     for (Ip ip : cases[i].ips) {
       params.push_back({i, ip, WorldKind::kStackTap});
-      if (cases[i].peer) params.push_back({i, ip, WorldKind::kStackLoopback});
+      if (cases[i].peer && !cases[i].kernel_peer) {
+        params.push_back({i, ip, WorldKind::kStackLoopback});
+      }
     }
   }
   return params;

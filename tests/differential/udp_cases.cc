@@ -110,7 +110,7 @@ std::string RecvMsg(World& w, int fd, size_t room, int flags = 0,
       sock_extended_err e;
       memcpy(&e, CMSG_DATA(c), sizeof(e));
       absl::StrAppend(&item, "=", ErrnoName(e.ee_errno), " origin ", e.ee_origin,
-                      " type ", e.ee_type, " code ", e.ee_code);
+                      " type ", e.ee_type, " code ", e.ee_code, " info ", e.ee_info);
     } else {
       absl::StrAppend(&item, " (", data, "B)");
     }
@@ -127,6 +127,71 @@ void SetInt(int fd, int level, int name, int v) {
 }
 
 int IpLevel(Ip ip) { return ip == Ip::kV4 ? IPPROTO_IP : IPPROTO_IPV6; }
+
+// The IPv4 address of `a` (AF_INET, or a v4-mapped AF_INET6), or its IPv6
+// address, as bytes.
+std::string AddressBytes(const SockAddr& a) {
+  if (a.family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a.get());
+    return std::string(reinterpret_cast<const char*>(&in->sin_addr), 4);
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a.get());
+  const auto* bytes = reinterpret_cast<const char*>(&in6->sin6_addr);
+  if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) return std::string(bytes + 12, 4);
+  return std::string(bytes, 16);
+}
+
+uint16_t Checksum(const std::string& b) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i < b.size(); i += 2) {
+    sum += (static_cast<uint8_t>(b[i]) << 8) |
+           (i + 1 < b.size() ? static_cast<uint8_t>(b[i + 1]) : 0);
+  }
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// Sends, from the raw ICMP(v6) socket `raw` on the peer's side, an error of
+// `type`/`code` about the datagram "q" that p.mine sent to p.theirs: the
+// quoted IP header, UDP header and payload, as a router would.
+std::string SendIcmpError(int raw, bool v4, int type, int code, const UdpPair& p) {
+  const std::string src = AddressBytes(p.mine_at);
+  const std::string dst = AddressBytes(p.theirs_at);
+  auto be16 = [](uint16_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v)}; };
+  std::string udp = be16(p.mine_at.port()) + be16(p.theirs_at.port()) + be16(9) +
+                    std::string(2, '\0') + "q";
+  std::string inner;
+  if (v4) {
+    inner = std::string("\x45\x00", 2) + be16(static_cast<uint16_t>(20 + udp.size())) +
+            std::string("\x12\x34\x40\x00\x40\x11\x00\x00", 8) + src + dst;
+    const uint16_t sum = Checksum(inner);
+    inner[10] = static_cast<char>(sum >> 8);
+    inner[11] = static_cast<char>(sum);
+  } else {
+    inner = std::string("\x60\x00\x00\x00", 4) + be16(static_cast<uint16_t>(udp.size())) +
+            std::string("\x11\x40", 2) + src + dst;
+  }
+  // Parameter problem: the pointer (ICMP) or offset (ICMPv6) names the
+  // TTL / hop limit field.
+  const char pointer = v4 ? 8 : 7;
+  std::string icmp{static_cast<char>(type), static_cast<char>(code), 0, 0,
+                   (type == 12 && v4) ? pointer : '\0', 0, 0,
+                   (type == 4 && !v4) ? pointer : '\0'};
+  icmp += inner + udp;
+  if (v4) {
+    const uint16_t sum = Checksum(icmp);
+    icmp[2] = static_cast<char>(sum >> 8);
+    icmp[3] = static_cast<char>(sum);
+  }  // The kernel computes ICMPv6 checksums.
+  SockAddr to = p.mine_at;
+  if (to.family() == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(to.get())->sin_port = 0;
+  } else {
+    reinterpret_cast<sockaddr_in6*>(to.get())->sin6_port = 0;
+  }
+  const ssize_t n = sendto(raw, icmp.data(), icmp.size(), 0, to.get(), to.len);
+  return n < 0 ? absl::StrCat("-1 ", ErrnoName(errno)) : "sent";
+}
 
 void AddBasicCases(std::vector<Case>& cases) {
   cases.push_back({"udp/v6only_mapped", {Ip::kMapped}, false,
@@ -274,6 +339,45 @@ void AddErrorCases(std::vector<Case>& cases) {
                      r.Add("errqueue empty", RecvMsg(w, p.mine, 4, MSG_ERRQUEUE, false));
                      r.Add("so_error", GetInt(p.mine, SOL_SOCKET, SO_ERROR));
                    }});
+  // ICMP errors other than "port unreachable", from a router on the path
+  // (a raw socket of the peer's): what each becomes for a connected
+  // socket with and without IP_RECVERR (icmp_err_convert; hard errors
+  // only without it). Not "fragmentation needed" or "packet too big": on
+  // Linux's loopback they would lower the path MTU for later cases.
+  for (bool recverr : {false, true}) {
+    Case c{recverr ? "udp_icmp/errors_queued" : "udp_icmp/errors_hard_only", kAllIps, true,
+           [recverr](World& w, Ip ip, Record& r) {
+             UdpPair p = MakePair(w, ip);
+             if (p.mine < 0) return;
+             if (recverr) {
+               SetInt(p.mine, IpLevel(ip), ip == Ip::kV4 ? IP_RECVERR : IPV6_RECVERR, 1);
+               if (ip == Ip::kMapped) SetInt(p.mine, IPPROTO_IP, IP_RECVERR, 1);
+             }
+             r.Ret("connect", connect(p.mine, p.theirs_at.get(), p.theirs_at.len));
+             const bool v4 = ip != Ip::kV6;
+             const int raw = w.PeerSocket(v4 ? AF_INET : AF_INET6, SOCK_RAW,
+                                          v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+             if (raw < 0) {
+               r.Add("raw socket", ErrnoName(errno));
+               return;
+             }
+             const std::vector<std::pair<int, int>> errors =
+                 v4 ? std::vector<std::pair<int, int>>{{3, 0}, {3, 1}, {3, 2}, {3, 10}, {3, 13},
+                                                       {11, 0}, {12, 0}}
+                    : std::vector<std::pair<int, int>>{{1, 0}, {1, 1}, {1, 3}, {3, 0}, {4, 0}};
+             for (auto [type, code] : errors) {
+               r.Add("send", SendTo(p.mine, "q", p.theirs_at));
+               const std::string what = absl::StrCat("icmp ", type, "/", code);
+               r.Add(what, SendIcmpError(raw, v4, type, code, p));
+               absl::SleepFor(absl::Milliseconds(30));
+               r.Add(what + " errqueue", RecvMsg(w, p.mine, 4, MSG_ERRQUEUE, false));
+               r.Add(what + " so_error", GetInt(p.mine, SOL_SOCKET, SO_ERROR));
+               r.Add(what + " recv", RecvMsg(w, p.mine, 4, 0, false));
+             }
+           }};
+    c.kernel_peer = true;
+    cases.push_back(std::move(c));
+  }
   cases.push_back({"udp/errqueue_empty", kAllIps, false,
                    [](World& w, Ip ip, Record& r) {
                      const int fd = w.Socket(ip, SOCK_DGRAM);
