@@ -16,6 +16,7 @@
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
 #include "stackd/lwip_port/sys_arch.h"
+#include "stackd/lwip_port/tcp_path_mtu.h"
 
 namespace stackd {
 namespace {
@@ -62,6 +63,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Create(const Options& options,
   static bool lwip_initialised = false;
   if (!lwip_initialised) {
     lwip_init();
+    WatchTcpPathMtu();
     lwip_initialised = true;
   }
   std::unique_ptr<Stack> stack(new Stack(options, std::move(send)));

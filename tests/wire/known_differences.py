@@ -20,8 +20,6 @@ _RR = "record route not filled in echo replies: issue 16"
 _LSRR = "loose-source-routed echo requests are answered: issue 16"
 _IPID = "one IPv4 ID counter for the whole stack (RFC 7739): issue 16"
 _DF = "IPv4 segments leave without DF: no path MTU discovery, issue 16"
-_PMTU = ("ICMP fragmentation needed / packet too big ignored by TCP: no "
-         "path MTU discovery (RFC 1191, RFC 8201), issue 16")
 
 KNOWN_DIFFERENCES = {
     # Linux: MSS SAckOK Timestamp WScale; stackd: no Timestamp, TSecr unset.
@@ -49,8 +47,4 @@ KNOWN_DIFFERENCES = {
     "ipv4_id.ipv4": _IPID,
     # Linux: DF on SYN-ACK and ACKs; stackd: none.
     "ipv4_df.ipv4": _DF,
-    # Linux: resent at once in segments that fit 1280. stackd: resent at
-    # its RTO, IPv4 still 1460-byte segments, IPv6 IP-fragmented.
-    "path_mtu.ipv4": _PMTU,
-    "path_mtu.ipv6": _PMTU,
 }

@@ -481,8 +481,12 @@ def run_probe(probe, fam, name, bed):
         linux = probe.run("linux", fam)
         stackd = probe.run("stackd", fam)
     except Exception:
-        return {"name": name, "status": "fail",
-                "message": "probe raised:\n" + traceback.format_exc()}
+        message = "probe raised:\n" + traceback.format_exc()
+        try:
+            bed.check_alive()
+        except RuntimeError as e:  # Say so when a target died.
+            message += "\n" + str(e)
+        return {"name": name, "status": "fail", "message": message}
     bad_linux = linux_mismatches(linux, probe.linux_expect(fam))
     if bad_linux:
         return {"name": name, "status": "fail",

@@ -830,6 +830,84 @@ def ipv4_df(t):
 
 
 
+def _writer_connection(t):
+    """A connection to the writer app and its first data segment (None,
+    and the connection reset, if none came within 2 s)."""
+    c = Conn(t, dport=wb.WRITER_PORT)
+    m = CAP.mark()
+    c.open(ack_delay=0.05)
+    first = c.replies(m, 2.0, pred=lambda p: len(p[TCP].payload) > 0)
+    if not first:
+        c.reset()
+        return c, None
+    return c, first[0][1]
+
+
+def _too_big(t, c, first, seq_offset=0):
+    """Sends ICMP "fragmentation needed" / ICMPv6 "packet too big" with MTU
+    1280 for `first`, a data segment of `c`, its quoted sequence number
+    moved by `seq_offset`, once the rest of the first flight has passed.
+    Returns the first data after it (at once, or at the next
+    retransmission; at most 3.5 s) and what follows within 200 ms,
+    with the time it was sent and the payload limit of a 1280-byte packet."""
+    orig = t.ip_of(first)
+    quoted = bytearray(bytes(orig)[: (orig.ihl * 4 if t.fam == 4 else 40) + 8])
+    if seq_offset:
+        at = len(quoted) - 4
+        seq = (int.from_bytes(quoted[at:], "big") + seq_offset) % 2**32
+        quoted[at:] = seq.to_bytes(4, "big")
+    if t.fam == 4:
+        icmp = t.ip() / ICMP(type=3, code=4, nexthopmtu=1280) / Raw(bytes(quoted))
+        limit = 1280 - 40
+    else:
+        icmp = t.ip() / ICMPv6PacketTooBig(mtu=1280) / Raw(bytes(quoted))
+        limit = 1280 - 60
+
+    def carries_data(p):
+        return t.ip_of(p) is not None and (_fragment(p) or (
+            c.mine(p) and len(p[TCP].payload) > 0))
+
+    # Let the rest of the target's first flight pass (0.1 s, before any
+    # retransmission), so that what follows the error answers it.
+    CAP.wait(lambda p: False, 0.1, CAP.mark())
+    m = CAP.mark()
+    t0 = t.send(icmp)
+    data = CAP.wait(carries_data, 3.5, m)
+    if data:
+        data = CAP.wait(carries_data, 0.2, m, count=10**6)
+    return data, t0, limit
+
+
+def _fragment(p):
+    return IPv6ExtHdrFragment in p or (IP in p and (p[IP].frag or p[IP].flags.MF))
+
+
+def _segment_kind(data, limit):
+    sizes = [p.gso_size or len(p[TCP].payload) for _, p in data if TCP in p]
+    if any(_fragment(p) for _, p in data):
+        return "IP fragments"
+    if sizes and max(sizes) <= limit:
+        return "fit 1280"
+    return "too big (%d)" % max(sizes) if sizes else "none"
+
+
+@probe("path_mtu_blind", linux={"segments": "too big"})
+def path_mtu_blind(t):
+    """ICMP "fragmentation needed" / ICMPv6 "packet too big" (MTU 1280)
+    quoting a sequence number the connection never sent, as a blind
+    attacker would forge it: Linux ignores it (RFC 5927 4.1) and its
+    retransmission is still full-sized. Before path_mtu: Linux keeps a
+    learnt path MTU."""
+    c, first = _writer_connection(t)
+    if first is None:
+        return {"segments": "no data"}
+    data, _, limit = _too_big(t, c, first, seq_offset=2**31)
+    c.snd_nxt = c.iss + 1
+    c.reset()
+    kind = _segment_kind(data, limit) if data else "none"
+    return {"segments": "too big" if kind.startswith("too big") else kind}
+
+
 # Last: a target that learns the path MTU keeps it for the prober's address.
 @probe("path_mtu", linux={"resent": "<50ms", "segments": "fit 1280"})
 def path_mtu(t):
@@ -837,45 +915,12 @@ def path_mtu(t):
     for the first data segment of a connection (RFC 1191, RFC 8201): Linux
     sends the unacknowledged data again at once in segments that fit.
     Waits for the first data after the error (at most 3.5 s)."""
-    c = Conn(t, dport=wb.WRITER_PORT)
-    m = CAP.mark()
-    c.open(ack_delay=0.05)
-    first = c.replies(m, 2.0, pred=lambda p: len(p[TCP].payload) > 0)
-    if not first:
-        c.reset()
+    c, first = _writer_connection(t)
+    if first is None:
         return {"resent": "no data"}
-    orig = t.ip_of(first[0][1])
-    quoted = bytes(orig)[: (orig.ihl * 4 if t.fam == 4 else 40) + 8]
-    if t.fam == 4:
-        icmp = t.ip() / ICMP(type=3, code=4, nexthopmtu=1280) / Raw(quoted)
-        limit = 1280 - 40
-    else:
-        icmp = t.ip() / ICMPv6PacketTooBig(mtu=1280) / Raw(quoted)
-        limit = 1280 - 60
-
-    def frag(p):
-        return IPv6ExtHdrFragment in p or (IP in p and (p[IP].frag or p[IP].flags.MF))
-
-    def carries_data(p):
-        return t.ip_of(p) is not None and (frag(p) or (
-            c.mine(p) and len(p[TCP].payload) > 0))
-
-    m = CAP.mark()
-    t0 = t.send(icmp)
-    # The first data after the ICMP error (at once, or at the next
-    # retransmission), then what follows it within 200 ms.
-    data = CAP.wait(carries_data, 3.5, m)
-    if data:
-        data = CAP.wait(carries_data, 0.2, m, count=10**6)
+    data, t0, limit = _too_big(t, c, first)
     c.snd_nxt = c.iss + 1
     c.reset()
     if not data:
         return {"resent": "none within 3.5s", "segments": "none"}
-    sizes = [p.gso_size or len(p[TCP].payload) for _, p in data if TCP in p]
-    if any(frag(p) for _, p in data):
-        kind = "IP fragments"
-    elif sizes and max(sizes) <= limit:
-        kind = "fit 1280"
-    else:
-        kind = "too big (%d)" % max(sizes)
-    return {"resent": tclass(data[0][0] - t0), "segments": kind}
+    return {"resent": tclass(data[0][0] - t0), "segments": _segment_kind(data, limit)}
