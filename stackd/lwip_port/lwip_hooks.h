@@ -12,6 +12,7 @@ extern "C" {
 struct netif;
 struct ip6_addr;
 struct ip_addr;
+struct ip4_addr;
 struct pbuf;
 struct tcp_pcb;
 struct tcp_hdr;
@@ -42,6 +43,12 @@ uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_
 uint32_t stackd_tcp_reuseport_hash(const struct ip_addr* local_ip, uint16_t local_port,
                                    const struct ip_addr* remote_ip, uint16_t remote_port);
 
+// The IPv4 Identification field of an outgoing packet (lwIP patch 0013;
+// ip4_id.cc): a counter per flow, so that no peer can count what the stack
+// sends to others (RFC 7739).
+uint16_t stackd_ip4_id(const struct pbuf* p, uint16_t ip_hlen, const struct ip4_addr* src,
+                       const struct ip4_addr* dest, uint8_t proto);
+
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
 // is dropped (a challenge ACK may have been sent). A segment that passes
@@ -60,6 +67,8 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
   stackd_tcp_syncookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter)
 #define LWIP_HOOK_TCP_PORT_OFFSET(local_ip, remote_ip, remote_port) \
   stackd_tcp_port_offset(local_ip, remote_ip, remote_port)
+#define LWIP_HOOK_IP4_OUTPUT_ID(p, ip_hlen, src, dest, proto) \
+  stackd_ip4_id(p, ip_hlen, src, dest, proto)
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
   stackd_tcp_inpacket(pcb, hdr)
 

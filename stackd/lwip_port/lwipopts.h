@@ -93,6 +93,10 @@ unsigned int stackd_lwip_rand(void);
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
 #define IP_REASS_MAX_PBUFS 256
+// Path MTU discovery, as Linux: TCP segments leave with Don't Fragment
+// (lwIP patch 0014), and "fragmentation needed" lowers the connection's
+// MSS (patch 0012, tcp_path_mtu.cc).
+#define IP_DF_ON_TCP 1
 #define LWIP_ICMP 1
 // An ICMP error quotes the datagram up to 576 bytes of ICMP, as Linux
 // (RFC 1812 4.3.2.3): 576 - 20 (IP) - 8 (ICMP) - 20 (the quoted IP

@@ -18,8 +18,6 @@ _RTO = ("first retransmission after 0.5-1 s (lwIP's RTO in 500 ms ticks, "
 _PERSIST = "first zero-window probe after ~1.3 s, Linux ~0.2 s: issue 16"
 _RR = "record route not filled in echo replies: issue 16"
 _LSRR = "loose-source-routed echo requests are answered: issue 16"
-_IPID = "one IPv4 ID counter for the whole stack (RFC 7739): issue 16"
-_DF = "IPv4 segments leave without DF: no path MTU discovery, issue 16"
 
 KNOWN_DIFFERENCES = {
     # Linux: MSS SAckOK Timestamp WScale; stackd: no Timestamp, TSecr unset.
@@ -43,8 +41,4 @@ KNOWN_DIFFERENCES = {
     "echo_record_route.ipv4": _RR,
     # Linux: no reply; stackd: reply.
     "echo_source_route.ipv4": _LSRR,
-    # Linux: two counters from random starts; stackd: 73, 74, 75, 76.
-    "ipv4_id.ipv4": _IPID,
-    # Linux: DF on SYN-ACK and ACKs; stackd: none.
-    "ipv4_df.ipv4": _DF,
 }
