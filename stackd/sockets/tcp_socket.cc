@@ -352,20 +352,35 @@ static std::vector<uint8_t>& TxScratch() {
   return *buffer;
 }
 
+// How many bytes tcp_write can still queue on `pcb` before its segment
+// queue is full (TCP_SND_QUEUELEN pbufs, where tcp_write fails): a pbuf per
+// segment of at most the MSS, or half the peer's largest window if that is
+// smaller (tcp_write's own rule), less one for the last segment it may
+// extend, and kQueueHeadroom spare. With a 536-byte MSS, 4 MiB of send
+// buffer is 7,800 segments: the buffer alone does not bound the queue.
+static size_t QueueRoom(const tcp_pcb* pcb) {
+  const size_t queued = tcp_sndqueuelen(pcb);
+  if (queued + kQueueHeadroom >= TCP_SND_QUEUELEN) return 0;
+  size_t segment = std::min<size_t>(pcb->mss, pcb->snd_wnd_max / 2);
+  if (segment == 0) segment = pcb->mss;
+  return (TCP_SND_QUEUELEN - queued - kQueueHeadroom - 1) * segment;
+}
+
 void TcpSocket::PumpFromApp() {
   if (state_ != State::kConnected) return;
   std::vector<uint8_t>& tx_buffer = TxScratch();
   bool wrote = false;
   while (pcb_ != nullptr && !app_eof_) {
-    size_t space = tcp_sndbuf(pcb_);
-    if (space == 0 || tcp_sndqueuelen(pcb_) + kQueueHeadroom >= TCP_SND_QUEUELEN) {
+    const size_t space = std::min<size_t>(tcp_sndbuf(pcb_), QueueRoom(pcb_));
+    if (space == 0) {
       waiting_for_sndbuf_ = true;
       break;
     }
     ssize_t n = read(pair_.native_handle(), tx_buffer.data(),
                      std::min(space, tx_buffer.size()));
     if (n > 0) {
-      // tcp_sndbuf() promised the room, so tcp_write takes it all.
+      // tcp_sndbuf() and QueueRoom() promised the room, so tcp_write takes
+      // it all.
       for (size_t off = 0; off < static_cast<size_t>(n);) {
         size_t part = std::min(static_cast<size_t>(n) - off, kMaxLwipLength);
         u8_t flags = TCP_WRITE_FLAG_COPY;

@@ -539,6 +539,45 @@ void AddIoCases(std::vector<Case>& cases) {
                            }, Seconds(10)));
                      reader.join();
                    }});
+  // A peer with a small MSS (536, the IPv4 default of RFC 9293) that reads
+  // nothing for a second: the writer's queue fills with small segments,
+  // and every byte still arrives once the peer reads.
+  cases.push_back({"tcp_io/large_write_small_mss", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     const int listener = w.PeerSocket(ip, SOCK_STREAM);
+                     const int mss = 536;
+                     setsockopt(listener, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
+                     const SockAddr bind_at = w.PeerForPeer(ip);
+                     if (bind(listener, bind_at.get(), bind_at.len) != 0 ||
+                         listen(listener, 4) != 0) {
+                       return r.Add("listen", ErrnoName(errno));
+                     }
+                     auto name = testbed::LocalName(listener);
+                     if (!name.ok()) return r.Add("listen", "no name");
+                     const int mine = w.Socket(ip, SOCK_STREAM);
+                     r.Add("connect", ConnectWait(mine, w.Peer(ip, name->port())));
+                     const int theirs = w.Own(AcceptWithin(listener, Seconds(3)));
+                     if (theirs < 0) return r.Add("accept", ErrnoName(errno));
+                     size_t total = 0;
+                     std::thread reader([theirs, &total] {
+                       absl::SleepFor(Seconds(1));
+                       std::vector<char> buf(1 << 16);
+                       const absl::Time end = absl::Now() + Seconds(12);
+                       while (total < (6u << 20) && absl::Now() < end) {
+                         if (PollBits(theirs, POLLIN, Milliseconds(500),
+                                      absl::ZeroDuration()) == "none") continue;
+                         const ssize_t n = recv(theirs, buf.data(), buf.size(), MSG_DONTWAIT);
+                         if (n <= 0) break;
+                         total += n;
+                       }
+                     });
+                     r.Add("send 6 MiB", Bounded([mine] {
+                             static std::vector<char> big(6 << 20, 's');
+                             return (long)send(mine, big.data(), big.size(), MSG_NOSIGNAL);
+                           }, Seconds(12)));
+                     reader.join();
+                     r.Add("peer read", absl::StrCat(total));
+                   }});
 }
 
 // A blocked send in progress while the peer resets: Linux returns the
