@@ -63,6 +63,12 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Create(const Options& options,
   static bool lwip_initialised = false;
   if (!lwip_initialised) {
     lwip_init();
+    // lwIP's loopback netif has MTU 0 ("none"), so TCP takes TCP_MSS
+    // whole: an IPv6 segment of 65480 bytes and its headers (65540) do not
+    // fit in a pbuf, and a connection over ::1 stalled at its first
+    // full-sized segment. 65535 keeps every packet within a pbuf (IPv6 MSS
+    // 65475; the IPv4 MSS stays 65480).
+    if (netif* lo = netif_find("lo0")) lo->mtu = 0xffff;
     WatchTcpPathMtu();
     lwip_initialised = true;
   }

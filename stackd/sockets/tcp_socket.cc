@@ -16,6 +16,7 @@
 #include "lwip/priv/tcp_priv.h"
 #include "stackd/lwip_port/tcp_urgent.h"
 #include "stackd/sockets/lwip_errno.h"
+#include "stackd/sockets/netif_facts.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/sockets/tcp_binding.h"
 #include "stackd/sockets/wire_address.h"
@@ -38,19 +39,6 @@ constexpr int kMaxIov = 64;
 constexpr auto kCorkCeiling = std::chrono::milliseconds(200);
 // TCP_USER_TIMEOUT is checked at least this often (ms).
 constexpr int kUserTimeoutCheckMs = 100;
-
-// Whether `ip` is an address of this stack (or a wildcard).
-bool IsLocalAddress(const ip_addr_t& ip) {
-  if (ip_addr_isany(&ip)) return true;
-  for (netif* nif = netif_list; nif != nullptr; nif = nif->next) {
-    if (IP_IS_V4(&ip)) {
-      if (ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(nif))) return true;
-    } else if (netif_get_ip6_addr_match(nif, ip_2_ip6(&ip)) >= 0) {
-      return true;
-    }
-  }
-  return false;
-}
 
 Address Unspecified(int family) {
   ip_addr_t any;
@@ -1225,10 +1213,9 @@ int TcpSocket::GetOpt(int level, int name, OptValue* value) {
   if ((level == IPPROTO_IP && name == IP_MTU) ||
       (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
     if (!connected) return ENOTCONN;
-    netif* n = ip_route(&pcb_->local_ip, &pcb_->remote_ip);
-    if (n == nullptr) return ENOTCONN;
-    // lwIP's loopback has no MTU (0); Linux's lo has 65536.
-    return set(n->mtu != 0 ? n->mtu : 65536);
+    const int mtu = RouteMtu(pcb_->local_ip, pcb_->remote_ip);
+    if (mtu == 0) return ENOTCONN;
+    return set(mtu);
   }
   if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
     if (family_ != AF_INET6) return ENOPROTOOPT;

@@ -28,6 +28,7 @@
 #include "stackd/log.h"
 #include "stackd/lwip_port/icmp_error.h"
 #include "stackd/sockets/lwip_errno.h"
+#include "stackd/sockets/netif_facts.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/sockets/wire_address.h"
 
@@ -94,19 +95,6 @@ raw_pcb* icmp6_watch = nullptr;
 bool IsV4Mapped(const uint8_t* ip) {
   static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   return std::memcmp(ip, kPrefix, sizeof(kPrefix)) == 0;
-}
-
-// Whether `ip` is an address of this stack (or a wildcard).
-bool IsLocalAddress(const ip_addr_t& ip) {
-  if (ip_addr_isany(&ip)) return true;
-  for (netif* nif = netif_list; nif != nullptr; nif = nif->next) {
-    if (IP_IS_V4_VAL(ip)) {
-      if (ip4_addr_eq(ip_2_ip4(&ip), netif_ip4_addr(nif))) return true;
-    } else if (netif_get_ip6_addr_match(nif, ip_2_ip6(&ip)) >= 0) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // Whether `ip` is an IPv4 broadcast address on any of the stack's links.
@@ -986,10 +974,9 @@ int UdpSocket::GetOpt(int level, int name, OptValue* value) {
   if ((level == IPPROTO_IP && name == IP_MTU) ||
       (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
     if (!connected_ || pcb_ == nullptr) return ENOTCONN;
-    netif* n = ip_route(&pcb_->local_ip, &pcb_->remote_ip);
-    if (n == nullptr) return ENOTCONN;
-    return set(n->mtu != 0 ? n->mtu : 65536);  // lwIP's loopback: 0
-
+    const int mtu = RouteMtu(pcb_->local_ip, pcb_->remote_ip);
+    if (mtu == 0) return ENOTCONN;
+    return set(mtu);
   }
   if (level == IPPROTO_IPV6 && family_ == AF_INET6) {
     if (name == IPV6_V6ONLY) return set(v6only_);

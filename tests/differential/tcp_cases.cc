@@ -520,9 +520,9 @@ void AddIoCases(std::vector<Case>& cases) {
                      Connection c = Connect(w, ip);
                      if (c.mine < 0) return r.Add("connect", "failed");
                      const int theirs = c.theirs;
-                     std::thread reader([theirs] {
+                     size_t total = 0;
+                     std::thread reader([theirs, &total] {
                        std::vector<char> buf(1 << 16);
-                       size_t total = 0;
                        const absl::Time end = absl::Now() + Seconds(10);
                        while (total < (8u << 20) && absl::Now() < end) {
                          if (PollBits(theirs, POLLIN, Milliseconds(500),
@@ -538,6 +538,7 @@ void AddIoCases(std::vector<Case>& cases) {
                              return (long)send(mine, big.data(), big.size(), MSG_NOSIGNAL);
                            }, Seconds(10)));
                      reader.join();
+                     r.Add("peer read", absl::StrCat(total));
                    }});
   // A peer with a small MSS (536, the IPv4 default of RFC 9293) that reads
   // nothing for a second: the writer's queue fills with small segments,
