@@ -43,6 +43,10 @@ uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_
 uint32_t stackd_tcp_reuseport_hash(const struct ip_addr* local_ip, uint16_t local_port,
                                    const struct ip_addr* remote_ip, uint16_t remote_port);
 
+// Every IPv4 packet before lwIP reads it (ip4_source_route.cc): packets
+// with a source route option are dropped (nonzero: eaten), as Linux.
+int stackd_ip4_input(struct pbuf* p, struct netif* inp);
+
 // The IPv4 Identification field of an outgoing packet (lwIP patch 0013;
 // ip4_id.cc): a counter per flow, so that no peer can count what the stack
 // sends to others (RFC 7739).
@@ -67,6 +71,7 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
   stackd_tcp_syncookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter)
 #define LWIP_HOOK_TCP_PORT_OFFSET(local_ip, remote_ip, remote_port) \
   stackd_tcp_port_offset(local_ip, remote_ip, remote_port)
+#define LWIP_HOOK_IP4_INPUT(p, inp) stackd_ip4_input(p, inp)
 #define LWIP_HOOK_IP4_OUTPUT_ID(p, ip_hlen, src, dest, proto) \
   stackd_ip4_id(p, ip_hlen, src, dest, proto)
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \

@@ -17,7 +17,6 @@ _RTO = ("first retransmission after 0.5-1 s (lwIP's RTO in 500 ms ticks, "
         "no 200 ms minimum), Linux RTT + 200 ms: issue 16")
 _PERSIST = "first zero-window probe after ~1.3 s, Linux ~0.2 s: issue 16"
 _RR = "record route not filled in echo replies: issue 16"
-_LSRR = "loose-source-routed echo requests are answered: issue 16"
 
 KNOWN_DIFFERENCES = {
     # Linux: MSS SAckOK Timestamp WScale; stackd: no Timestamp, TSecr unset.
@@ -39,6 +38,4 @@ KNOWN_DIFFERENCES = {
     "zero_window_probe.ipv6": _PERSIST,
     # Linux: 2 addresses recorded (in and out); stackd: 0.
     "echo_record_route.ipv4": _RR,
-    # Linux: no reply; stackd: reply.
-    "echo_source_route.ipv4": _LSRR,
 }
