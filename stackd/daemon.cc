@@ -123,6 +123,9 @@ class Daemon : public admin::AdminBackend {
     });
     if (!stack.ok()) return stack.status();
     stack_ = std::move(*stack);
+    // Packets between the stack's own addresses go at once, not at the
+    // next timer.
+    stack_->SetLoopbackWaker([this] { asio::post(io_, [this] { stack_->PollLoopback(); }); });
 
     boost::system::error_code ec;
     tap_io_.assign(::dup(tap_fd), ec);

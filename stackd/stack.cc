@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Create(const Options& options,
   }
   std::unique_ptr<Stack> stack(new Stack(options, std::move(send)));
   live_stack = stack.get();
+  SetLoopbackQueuedHandler(&Stack::LoopbackQueued);
   if (auto status = stack->Start(); !status.ok()) return status;
   return stack;
 }
@@ -248,6 +249,20 @@ void Stack::Input(const uint8_t* frame, size_t len) {
 void Stack::Poll() {
   sys_check_timeouts();
   netif_poll_all();
+}
+
+// From LWIP_HOOK_NETIF_LOOP_QUEUED (lwIP patch 0015, hooks.cc): a packet
+// waits on the loopback netif, and none did before.
+void Stack::LoopbackQueued() {
+  Stack* s = live_stack;
+  if (s == nullptr || !s->loopback_waker_ || s->loopback_wake_pending_) return;
+  s->loopback_wake_pending_ = true;
+  s->loopback_waker_();
+}
+
+void Stack::PollLoopback() {
+  loopback_wake_pending_ = false;
+  if (netif* lo = netif_find("lo0")) netif_poll(lo);
 }
 
 uint32_t Stack::NextTimeoutMs() const {

@@ -61,6 +61,17 @@ class Stack {
   // Runs lwIP's due timers and delivers looped-back packets.
   void Poll();
 
+  // Called (from inside lwIP) when a packet is queued on lwIP's loopback
+  // netif and none was waiting: the caller should call PollLoopback() soon,
+  // not from inside the call. Without one, looped-back packets wait for the
+  // next Poll().
+  void SetLoopbackWaker(std::function<void()> waker) { loopback_waker_ = std::move(waker); }
+  // Delivers the packets queued on the loopback netif.
+  void PollLoopback();
+
+  // From lwIP (patch 0015's hook): a packet now waits on the loopback netif.
+  static void LoopbackQueued();
+
   // Milliseconds until Poll() has timer work to do (at most 1000).
   uint32_t NextTimeoutMs() const;
 
@@ -88,6 +99,8 @@ class Stack {
   size_t max_rx_frame_;
   uint64_t tx_dropped_ = 0;
   uint64_t rx_dropped_ = 0;
+  std::function<void()> loopback_waker_;
+  bool loopback_wake_pending_ = false;
 };
 
 }  // namespace stackd

@@ -15,7 +15,11 @@ std::map<const netif*, ip6_addr_t>& Ip6Gateways() {
   return *gateways;
 }
 
+void (*loopback_queued)() = nullptr;
+
 }  // namespace
+
+void SetLoopbackQueuedHandler(void (*handler)()) { loopback_queued = handler; }
 
 void SetIp6Gateway(const netif* nif, const ip6_addr_t* gateway) {
   stackd_lwip_assert_core_locked();
@@ -33,4 +37,8 @@ extern "C" const struct ip6_addr* stackd_nd6_get_gw(struct netif* nif,
   auto& gateways = stackd::Ip6Gateways();
   auto it = gateways.find(nif);
   return it == gateways.end() ? nullptr : &it->second;
+}
+
+extern "C" void stackd_netif_loop_queued(struct netif*) {
+  if (stackd::loopback_queued != nullptr) stackd::loopback_queued();
 }

@@ -53,6 +53,11 @@ int stackd_ip4_input(struct pbuf* p, struct netif* inp);
 uint16_t stackd_ip4_id(const struct pbuf* p, uint16_t ip_hlen, const struct ip4_addr* src,
                        const struct ip4_addr* dest, uint8_t proto);
 
+// A packet waits on lwIP's loopback netif, and none did before (lwIP patch
+// 0015; stack.cc): the stack thread delivers it at once, not at its next
+// timer.
+void stackd_netif_loop_queued(struct netif* netif);
+
 // RFC 9293 / RFC 5961 checks on a segment of a connection before lwIP sees
 // it (tcp_segment_check.cc). ERR_OK: lwIP processes it; anything else: it
 // is dropped (a challenge ACK may have been sent). A segment that passes
@@ -74,6 +79,7 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 #define LWIP_HOOK_IP4_INPUT(p, inp) stackd_ip4_input(p, inp)
 #define LWIP_HOOK_IP4_OUTPUT_ID(p, ip_hlen, src, dest, proto) \
   stackd_ip4_id(p, ip_hlen, src, dest, proto)
+#define LWIP_HOOK_NETIF_LOOP_QUEUED(netif) stackd_netif_loop_queued(netif)
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
   stackd_tcp_inpacket(pcb, hdr)
 

@@ -26,6 +26,11 @@ void SetLwipClockForTest(std::function<uint32_t()> now_ms);
 // for destinations that are not on any link. Stack thread only.
 void SetIp6Gateway(const netif* nif, const ip6_addr* gateway);
 
+// Called when a packet is queued on lwIP's loopback netif and none was
+// waiting (lwIP patch 0015's hook); nullptr: nobody is told, and the packet
+// waits for the next netif_poll().
+void SetLoopbackQueuedHandler(void (*handler)());
+
 }  // namespace stackd
 
 #endif  // STACKD_LWIP_PORT_SYS_ARCH_H_

@@ -540,6 +540,28 @@ void AddIoCases(std::vector<Case>& cases) {
                      reader.join();
                      r.Add("peer read", absl::StrCat(total));
                    }});
+  // Ten 1-byte requests and answers with TCP_NODELAY: each takes a round
+  // trip, not a timer (over the stack's own loopback each took about
+  // 100 ms until looped-back packets woke the stack).
+  cases.push_back({"tcp_io/ten_round_trips", kAllIps, true,
+                   [](World& w, Ip ip, Record& r) {
+                     Connection c = Connect(w, ip);
+                     if (c.mine < 0) return r.Add("connect", "failed");
+                     const int one = 1;
+                     setsockopt(c.mine, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                     setsockopt(c.theirs, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                     const absl::Time start = absl::Now();
+                     std::string got;
+                     for (int i = 0; i < 10; ++i) {
+                       SendText(c.mine, "q");
+                       got += RecvWait(c.theirs, 1);
+                       SendText(c.theirs, "a");
+                       got += RecvWait(c.mine, 1);
+                     }
+                     const absl::Duration took = absl::Now() - start;
+                     r.Add("answers", got);
+                     r.Add("took", took < Milliseconds(500) ? "before 500 ms" : "later");
+                   }});
   // A peer with a small MSS (536, the IPv4 default of RFC 9293) that reads
   // nothing for a second: the writer's queue fills with small segments,
   // and every byte still arrives once the peer reads.
