@@ -12,6 +12,7 @@
 #include <new>
 #include <string>
 
+#include "client/fd_message.h"
 #include "client/libc.h"
 
 namespace stackd::client {
@@ -98,22 +99,9 @@ int Connect(int fd, const char* path, int64_t deadline_ms) {
 
 int Send(int fd, const std::string& bytes, int fd_to_send,
          int64_t deadline_ms) {
-  iovec iov{const_cast<char*>(bytes.data()), bytes.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (fd_to_send >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd_to_send, sizeof(int));
-  }
+  const FdMessage msg(bytes.data(), bytes.size(), fd_to_send);
   for (;;) {
-    const ssize_t n = libc::SendMsg(fd, &msg, MSG_NOSIGNAL);
+    const ssize_t n = libc::SendMsg(fd, msg.get(), MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(bytes.size())) return 0;
     if (n >= 0) return EPROTO;  // A packet is sent whole or not at all.
     switch (errno) {

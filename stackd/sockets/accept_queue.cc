@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 
+#include "client/fd_message.h"
+
 namespace stackd {
 namespace {
 
@@ -41,22 +43,11 @@ bool AcceptQueue::SendRecord(const Connection& c, int app_fd) {
   buf[0] = 1;
   buf[2] = static_cast<uint8_t>(body.size());
   std::memcpy(buf + 4, body.data(), body.size());
-  iovec iov{buf, sizeof(buf)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(cmsg), &app_fd, sizeof(int));
+  const client::FdMessage msg(buf, sizeof(buf), app_fd);
   const int pair_fd = owner_->PairFd();
   int outq_before = 0;
   ioctl(pair_fd, SIOCOUTQ, &outq_before);
-  ssize_t sent = sendmsg(pair_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  ssize_t sent = sendmsg(pair_fd, msg.get(), MSG_DONTWAIT | MSG_NOSIGNAL);
   close(app_fd);
   int outq_after = 0;
   if (sent > 0 && ioctl(pair_fd, SIOCOUTQ, &outq_after) == 0 &&

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "client/fd_message.h"
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
 #include "stackd/log.h"
@@ -142,22 +143,9 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
   }
 
   bool Reply(const Response& response, int fd) {
-    std::string bytes = response.SerializeAsString();
-    iovec iov{bytes.data(), bytes.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (fd >= 0) {
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof(control);
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    return sendmsg(stream_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) ==
+    const std::string bytes = response.SerializeAsString();
+    const client::FdMessage msg(bytes.data(), bytes.size(), fd);
+    return sendmsg(stream_.native_handle(), msg.get(), MSG_DONTWAIT | MSG_NOSIGNAL) ==
            static_cast<ssize_t>(bytes.size());
   }
 
