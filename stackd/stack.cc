@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Create(const Options& options,
   }
   std::unique_ptr<Stack> stack(new Stack(options, std::move(send)));
   live_stack = stack.get();
+  stack->loopback_ = netif_find("lo0");
   SetLoopbackQueuedHandler(&Stack::LoopbackQueued);
   if (auto status = stack->Start(); !status.ok()) return status;
   return stack;
@@ -262,7 +263,7 @@ void Stack::LoopbackQueued() {
 
 void Stack::PollLoopback() {
   loopback_wake_pending_ = false;
-  if (netif* lo = netif_find("lo0")) netif_poll(lo);
+  if (loopback_ != nullptr) netif_poll(loopback_);
 }
 
 uint32_t Stack::NextTimeoutMs() const {

@@ -99,6 +99,7 @@ class Stack {
   size_t max_rx_frame_;
   uint64_t tx_dropped_ = 0;
   uint64_t rx_dropped_ = 0;
+  netif* loopback_ = nullptr;  // lwIP's lo0
   std::function<void()> loopback_waker_;
   bool loopback_wake_pending_ = false;
 };

@@ -41,6 +41,8 @@ bool HasSourceRoute(const uint8_t* h, size_t len) {
 }  // namespace stackd
 
 extern "C" int stackd_ip4_input(struct pbuf* p, struct netif*) {
+  // Most packets have no options: one byte says so.
+  if (p->len == 0 || (static_cast<const uint8_t*>(p->payload)[0] & 0x0f) <= 5) return 0;
   uint8_t header[60];
   const u16_t got = pbuf_copy_partial(p, header, sizeof(header), 0);
   if (got < 20) return 0;  // lwIP drops it as too short.
