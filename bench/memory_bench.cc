@@ -52,6 +52,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -283,6 +284,23 @@ RssParts Breakdown(pid_t pid) {
     }
   }
   return parts;
+}
+
+// CPU time (user + system, all threads) `pid` has used, in ms.
+long CpuMs(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  // After the command name: state (field 3) ... utime (14), stime (15).
+  std::istringstream f(stat.substr(paren + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && f >> field; ++i) {
+    if (i == 14) utime = std::atol(field.c_str());
+    if (i == 15) stime = std::atol(field.c_str());
+  }
+  return (utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
 size_t CountFds(pid_t pid) {
@@ -598,6 +616,12 @@ int RunClient(std::map<std::string, std::string> f) {
   std::this_thread::sleep_for(std::chrono::seconds(settle));
   ReportRss("rss_idle_kib", pid);
   ReportBreakdown("idle", pid);
+  // What N idle connections cost stackd in CPU: its timers walk them.
+  constexpr int kIdleCpuSeconds = 5;
+  const long cpu0 = CpuMs(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(kIdleCpuSeconds));
+  Report("idle_cpu_ms", CpuMs(pid) - cpu0);
+  Report("idle_cpu_s", kIdleCpuSeconds);
 
   Report("connect_veth_ms", static_cast<long>(Ask(helper, 'c', 0)));
   std::fflush(stdout);
