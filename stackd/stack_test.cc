@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "lwip/ip_addr.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
@@ -1183,9 +1184,11 @@ TEST_F(StackTest, RepliesCarryTtl64AndSynAckIsRetransmittedAfterOneSecond) {
   // at IPv4 frames.
   uint32_t waited_ms = 0;
   std::vector<Bytes> ipv4;
+  // Steps shorter than the TCP timer (20 ms), which lwIP re-arms from the
+  // time it fires: a longer step would stretch every tick to the step.
   while (ipv4.empty() && waited_ms < 5000) {
-    fake_now_ms += 50;
-    waited_ms += 50;
+    fake_now_ms += 10;
+    waited_ms += 10;
     stack_->Poll();
     for (Bytes& frame : TakeSent()) {
       if (Get16(frame, 12) == kEtherIpv4) ipv4.push_back(std::move(frame));
@@ -1548,7 +1551,7 @@ class SynCookieTest : public StackTest {
 
   // The peer's segment from `sport` to the listener, as a frame.
   static Bytes Frame(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
-                     const Bytes& options = {}) {
+                     const Bytes& options = {}, uint16_t window = 65535) {
     Segment seg;
     seg.sport = sport;
     seg.dport = 7777;
@@ -1556,6 +1559,7 @@ class SynCookieTest : public StackTest {
     seg.ack = ack;
     seg.flags = flags;
     seg.options = options;
+    seg.window = window;
     return PeerTcpFrame(seg);
   }
 
@@ -1645,6 +1649,140 @@ TEST_F(SynCookieTest, WrongOrOldCookieIsReset) {
   const uint32_t fresh = Get32(Syn(46014, 11000), 4);
   Send(Frame(46014, 11001, fresh + 1, kTcpAck));
   EXPECT_EQ(accepted_.size(), 1u);
+}
+
+// Retransmission and persist timing (lwIP patches 0016-0018) ----------------
+
+// SynCookieTest's listener and frames, with the clock moved in 10 ms steps,
+// below the TCP timer's 20 ms (lwIP re-arms it from the time it fires).
+class TcpTimerTest : public SynCookieTest {
+ protected:
+  void SetUp() override {
+    SynCookieTest::SetUp();
+    // lwIP's RTT clock (slow timer ticks) starts with the first connection
+    // of the process, and rttest 0 means "not timing": a SYN-ACK sent at
+    // tick 0 would give no sample.
+    if (tcp_ticks == 0) tcp_ticks = 1;
+  }
+
+  void Advance(uint32_t ms) {
+    for (uint32_t i = 0; i < ms; i += 10) {
+      fake_now_ms += 10;
+      stack_->Poll();
+    }
+  }
+
+  // The connection from `sport` after a handshake whose round trip took
+  // `rtt_ms`, its ACK carrying `window` (scaled by 2^7).
+  tcp_pcb* Establish(uint16_t sport, uint32_t rtt_ms, uint16_t window) {
+    const Bytes syn_ack = Syn(sport, 1000);
+    if (syn_ack.size() < 8) return nullptr;
+    Advance(rtt_ms);
+    Send(Frame(sport, 1001, Get32(syn_ack, 4) + 1, kTcpAck, {}, window));
+    TakeSent();
+    return accepted_.empty() ? nullptr : accepted_.back();
+  }
+
+  // Moves the clock on until the stack sends a TCP segment to `sport`, for
+  // at most 3 s: how long that took and the segment (empty if none).
+  std::pair<uint32_t, Bytes> NextSegment(uint16_t sport) {
+    for (uint32_t waited = 10; waited <= 3000; waited += 10) {
+      Advance(10);
+      for (Bytes& frame : TakeSent()) {
+        if (Get16(frame, 12) != kEtherIpv4) continue;
+        Bytes tcp = ExpectIpv4(ExpectEthernet(frame, kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                               V4("10.42.0.1"), kProtoTcp);
+        if (tcp.size() >= 20 && Get16(tcp, 2) == sport) return {waited, tcp};
+      }
+    }
+    return {0, {}};
+  }
+
+  // Writes one byte on `pcb` and returns when its first retransmission
+  // came (ms after the first transmission; 0 if none in 3 s).
+  uint32_t FirstRetransmission(tcp_pcb* pcb, uint16_t sport) {
+    EXPECT_EQ(tcp_write(pcb, "x", 1, TCP_WRITE_FLAG_COPY), ERR_OK);
+    EXPECT_EQ(tcp_output(pcb), ERR_OK);
+    std::vector<Bytes> sent = TakeSent();
+    EXPECT_EQ(sent.size(), 1u) << "the byte goes out at once";
+    auto [ms, again] = NextSegment(sport);
+    EXPECT_FALSE(again.empty()) << "no retransmission in 3 s";
+    if (again.empty()) return 0;
+    EXPECT_EQ(again.size(), 21u) << "the byte again";
+    return ms;
+  }
+};
+
+// With a round trip below the timer's resolution the RTO is Linux's
+// minimum, 200 ms (patch 0017): not one 40 ms tick, and not the initial
+// 1 s averaged down slowly (patch 0016).
+TEST_F(TcpTimerTest, RtoAfterAFastHandshakeIsTheMinimum) {
+  tcp_pcb* pcb = Establish(46100, 0, 65535);
+  ASSERT_NE(pcb, nullptr);
+  const uint32_t ms = FirstRetransmission(pcb, 46100);
+  EXPECT_GE(ms, 160u);
+  EXPECT_LE(ms, 250u);
+}
+
+// A 200 ms handshake is the first RTT sample: SRTT 200 ms, RTTVAR 100 ms,
+// so RTO = 200 + 4 * 100 = 600 ms, as Linux (RFC 6298 2.2, patch 0016).
+// Averaged into the initial estimate it came to about 960 ms.
+TEST_F(TcpTimerTest, FirstRttSampleSetsTheRto) {
+  tcp_pcb* pcb = Establish(46101, 200, 65535);
+  ASSERT_NE(pcb, nullptr);
+  const uint32_t ms = FirstRetransmission(pcb, 46101);
+  EXPECT_GE(ms, 520u);
+  EXPECT_LE(ms, 680u);
+}
+
+// A window closed from the start: the first zero-window probe one RTO
+// (200 ms) later, the next after twice that (patch 0018; Linux's
+// tcp_probe_timer). lwIP's fixed table waited 1.5 s, then 3 s.
+TEST_F(TcpTimerTest, ZeroWindowProbesFollowTheRto) {
+  tcp_pcb* pcb = Establish(46102, 0, 0);
+  ASSERT_NE(pcb, nullptr);
+  ASSERT_EQ(tcp_write(pcb, "abc", 3, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  EXPECT_TRUE(TakeSent().empty()) << "nothing fits a zero window";
+  auto [first_ms, first] = NextSegment(46102);
+  ASSERT_FALSE(first.empty()) << "no zero-window probe in 3 s";
+  EXPECT_GE(first_ms, 160u);
+  EXPECT_LE(first_ms, 250u);
+  auto [second_ms, second] = NextSegment(46102);
+  ASSERT_FALSE(second.empty()) << "no second probe in 3 s";
+  EXPECT_GE(second_ms, 380u);
+  EXPECT_LE(second_ms, 420u);
+}
+
+// A connect to a host that never answers: SYNs again after 1, 2, 4 ... s
+// and ETIMEDOUT at 127 s, as Linux with tcp_syn_retries 6 (patch 0019).
+// Without the back-off, a SYN every second and failure after about 7 s.
+TEST_F(TcpTimerTest, SynRetransmissionsBackOffAsLinux) {
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+  ASSERT_NE(pcb, nullptr);
+  static bool failed;
+  failed = false;
+  tcp_err(pcb, [](void*, err_t) { failed = true; });
+  ip_addr_t peer;
+  ASSERT_TRUE(ipaddr_aton("10.42.0.1", &peer));
+  ASSERT_EQ(tcp_connect(pcb, &peer, 9, nullptr), ERR_OK);
+  EXPECT_EQ(TakeSent().size(), 1u) << "the first SYN";
+  std::vector<uint32_t> syn_ms;
+  uint32_t failed_ms = 0;
+  for (uint32_t ms = 10; ms <= 140'000 && failed_ms == 0; ms += 10) {
+    Advance(10);
+    for (const Bytes& frame : TakeSent()) {
+      if (Get16(frame, 12) == kEtherIpv4) syn_ms.push_back(ms);
+    }
+    if (failed) failed_ms = ms;
+  }
+  const std::vector<uint32_t> linux_ms = {1000, 3000, 7000, 15000, 31000, 63000};
+  ASSERT_EQ(syn_ms.size(), linux_ms.size());
+  for (size_t i = 0; i < linux_ms.size(); ++i) {
+    EXPECT_NEAR(syn_ms[i], linux_ms[i], 100) << "retransmission " << i + 1;
+  }
+  EXPECT_NEAR(failed_ms, 127'000, 200) << "when the connect fails";
+  if (!failed) tcp_abort(pcb);
 }
 
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {

@@ -38,6 +38,13 @@
 //   LWIP_ICMP6_HL), an initial window of 10 segments (RFC 6928), an
 //   initial retransmission timeout of 1 s (RFC 6298), ephemeral ports
 //   32768-60999 chosen per RFC 6056 (lwIP patch 0009).
+// - Linux's retransmission timing: a TCP timer of 20 ms (lwIP's slow timer,
+//   its RTT clock, ticks every 40 ms; the default 500 ms tick made every
+//   RTO at least 0.5 s), the RTT estimator started from the first sample
+//   (patch 0016), RTO = SRTT + max(4 * RTTVAR, 200 ms) as Linux's
+//   TCP_RTO_MIN (patch 0017), and zero-window probes one RTO after the
+//   window closed, doubling up to 120 s (patch 0018); SYNs backed off as
+//   data, so a connect to a silent host fails after 127 s (patch 0019).
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -163,6 +170,10 @@ unsigned int stackd_lwip_rand(void);
 #define SO_REUSE_RXTOALL 1
 #define TCP_CALCULATE_EFF_SEND_MSS 1
 #define LWIP_TCP_RTO_TIME 1000
+#define TCP_TMR_INTERVAL 20
+#define LWIP_TCP_RTO_MIN 200
+#define LWIP_TCP_PERSIST_FROM_RTO 1
+#define LWIP_TCP_SYN_BACKOFF 1
 // Ephemeral ports as Linux's net.ipv4.ip_local_port_range (32768 60999);
 // lwIP's END is the first port past the range.
 #define TCP_LOCAL_PORT_RANGE_START 0x8000

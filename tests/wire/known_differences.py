@@ -13,9 +13,6 @@ _TS = "no TCP timestamps (RFC 7323): issue 16"
 _ECN = "no ECN (RFC 3168): issue 16"
 _FRAG = "8-byte IPv4 fragments of a SYN are not reassembled: issue 16"
 _TIME_WAIT = "a SYN to a TIME-WAIT connection gets RST (RFC 6191): issue 16"
-_RTO = ("first retransmission after 0.5-1 s (lwIP's RTO in 500 ms ticks, "
-        "no 200 ms minimum), Linux RTT + 200 ms: issue 16")
-_PERSIST = "first zero-window probe after ~1.3 s, Linux ~0.2 s: issue 16"
 _RR = "record route not filled in echo replies: issue 16"
 
 KNOWN_DIFFERENCES = {
@@ -30,12 +27,6 @@ KNOWN_DIFFERENCES = {
     # Linux: SYN-ACK; stackd: RST+ACK.
     "time_wait_reuse.ipv4": _TIME_WAIT,
     "time_wait_reuse.ipv6": _TIME_WAIT,
-    # Linux ~0.37 s; stackd 0.5-0.93 s.
-    "first_retransmission.ipv4": _RTO,
-    "first_retransmission.ipv6": _RTO,
-    # Linux ~0.2 s; stackd ~1.3 s.
-    "zero_window_probe.ipv4": _PERSIST,
-    "zero_window_probe.ipv6": _PERSIST,
     # Linux: 2 addresses recorded (in and out); stackd: 0.
     "echo_record_route.ipv4": _RR,
 }
