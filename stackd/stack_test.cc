@@ -1785,6 +1785,39 @@ TEST_F(TcpTimerTest, SynRetransmissionsBackOffAsLinux) {
   if (!failed) tcp_abort(pcb);
 }
 
+// The stack closed first, so its side is in TIME-WAIT. A SYN from the same
+// port above everything received reopens the connection, with an ISN above
+// every sequence number of the old one (RFC 6191, Linux: SND.NXT + 65537;
+// patch 0020); an old SYN still gets RST.
+TEST_F(SynCookieTest, SynAboveTimeWaitReopensTheConnection) {
+  const uint32_t iss = Get32(Syn(46200, 1000), 4);
+  Send(Frame(46200, 1001, iss + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  tcp_pcb* pcb = accepted_.back();
+  accepted_.pop_back();  // lwIP frees it in TIME-WAIT.
+  ASSERT_EQ(tcp_close(pcb), ERR_OK);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u) << "the stack's FIN";
+  Send(Frame(46200, 1001, iss + 2, kTcpAck | kTcpFin));
+  ASSERT_EQ(TakeSent().size(), 1u) << "the ACK of the peer's FIN";
+  ASSERT_NE(tcp_tw_pcbs, nullptr) << "TIME-WAIT";
+
+  Send(Frame(46200, 1002, 0, kTcpSyn));  // Not above RCV.NXT (1002).
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes reply = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                           V4("10.42.0.1"), kProtoTcp);
+  EXPECT_EQ(reply[13] & kTcpRst, kTcpRst) << "an old SYN is refused";
+
+  const Bytes syn_ack = Syn(46200, 101'000);
+  ASSERT_GE(syn_ack.size(), 8u);
+  EXPECT_EQ(Get32(syn_ack, 4), iss + 2 + 65537) << "the new ISN follows the old sequence space";
+  EXPECT_EQ(tcp_tw_pcbs, nullptr) << "the TIME-WAIT connection is gone";
+  Send(Frame(46200, 101'001, Get32(syn_ack, 4) + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  EXPECT_EQ(accepted_[0]->state, ESTABLISHED);
+}
+
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {
   Start(Ipv4Options());
   LearnPeerIpv4();

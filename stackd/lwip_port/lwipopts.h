@@ -45,6 +45,8 @@
 //   TCP_RTO_MIN (patch 0017), and zero-window probes one RTO after the
 //   window closed, doubling up to 120 s (patch 0018); SYNs backed off as
 //   data, so a connect to a silent host fails after 127 s (patch 0019).
+// - A SYN above what a TIME-WAIT connection received reopens it (RFC 6191,
+//   patch 0020), as Linux.
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -174,6 +176,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_TCP_RTO_MIN 200
 #define LWIP_TCP_PERSIST_FROM_RTO 1
 #define LWIP_TCP_SYN_BACKOFF 1
+#define TCP_TIMEWAIT_REOPEN 1
 // Ephemeral ports as Linux's net.ipv4.ip_local_port_range (32768 60999);
 // lwIP's END is the first port past the range.
 #define TCP_LOCAL_PORT_RANGE_START 0x8000

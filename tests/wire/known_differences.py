@@ -12,7 +12,6 @@ comment after each (Linux vs stackd).
 _TS = "no TCP timestamps (RFC 7323): issue 16"
 _ECN = "no ECN (RFC 3168): issue 16"
 _FRAG = "8-byte IPv4 fragments of a SYN are not reassembled: issue 16"
-_TIME_WAIT = "a SYN to a TIME-WAIT connection gets RST (RFC 6191): issue 16"
 _RR = "record route not filled in echo replies: issue 16"
 
 KNOWN_DIFFERENCES = {
@@ -24,9 +23,6 @@ KNOWN_DIFFERENCES = {
     "ecn_syn.ipv6": _ECN,
     # Linux: SYN-ACK; stackd: no answer.
     "syn_fragmented.ipv4": _FRAG,
-    # Linux: SYN-ACK; stackd: RST+ACK.
-    "time_wait_reuse.ipv4": _TIME_WAIT,
-    "time_wait_reuse.ipv6": _TIME_WAIT,
     # Linux: 2 addresses recorded (in and out); stackd: 0.
     "echo_record_route.ipv4": _RR,
 }
