@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -1816,6 +1817,92 @@ TEST_F(SynCookieTest, SynAboveTimeWaitReopensTheConnection) {
   Send(Frame(46200, 101'001, Get32(syn_ack, 4) + 1, kTcpAck));
   ASSERT_EQ(accepted_.size(), 1u);
   EXPECT_EQ(accepted_[0]->state, ESTABLISHED);
+}
+
+// RFC 7323 timestamps: TSval/TSecr of a segment's option, if it has one.
+std::optional<std::pair<uint32_t, uint32_t>> Timestamps(const Bytes& tcp) {
+  const size_t end = std::min<size_t>((tcp[12] >> 4) * 4, tcp.size());
+  for (size_t i = 20; i + 1 < end;) {
+    if (tcp[i] == 0) break;
+    if (tcp[i] == 1) {
+      ++i;
+      continue;
+    }
+    if (tcp[i] == 8 && tcp[i + 1] == 10 && i + 10 <= end) {
+      return std::make_pair(Get32(tcp, i + 2), Get32(tcp, i + 6));
+    }
+    if (tcp[i + 1] < 2) break;
+    i += tcp[i + 1];
+  }
+  return std::nullopt;
+}
+
+Bytes TimestampOption(uint32_t tsval, uint32_t tsecr) {
+  Bytes b = {1, 1, 8, 10};
+  Put32(b, tsval);
+  Put32(b, tsecr);
+  return b;
+}
+
+// Timestamps are echoed, on a clock of the stack's own (sys_now() plus an
+// offset per address pair, patch 0021), and PAWS (patch 0022) drops a
+// segment whose TSval is older than the last one taken (RFC 7323 5.3), with
+// an ACK, while the same bytes with a current TSval are taken.
+TEST_F(SynCookieTest, TimestampsAreEchoedAndPawsDropsOldDuplicates) {
+  Send(Frame(46300, 1000, 0, kTcpSyn, {2, 4, 0x05, 0xb4, 1, 3, 3, 7, 1, 1, 8, 10, 0, 0, 0x10,
+                                       0, 0, 0, 0, 0}));  // TSval 4096.
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  const Bytes syn_ack = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4),
+                                   V4("10.42.0.2"), V4("10.42.0.1"), kProtoTcp);
+  const auto ts = Timestamps(syn_ack);
+  ASSERT_TRUE(ts.has_value()) << "the SYN-ACK carries timestamps";
+  EXPECT_EQ(ts->second, 4096u) << "TSecr echoes the SYN's TSval";
+  const uint32_t offset = ts->first - static_cast<uint32_t>(fake_now_ms);
+  EXPECT_NE(offset, 0u) << "TSval is not the stack's clock itself";
+  const uint32_t iss = Get32(syn_ack, 4);
+  Send(Frame(46300, 1001, iss + 1, kTcpAck, TimestampOption(5000, ts->first)));
+  ASSERT_EQ(accepted_.size(), 1u);
+  tcp_pcb* pcb = accepted_[0];
+  TakeSent();
+
+  auto data = [&](uint32_t tsval) {
+    Segment seg;
+    seg.sport = 46300;
+    seg.dport = 7777;
+    seg.seq = pcb->rcv_nxt;
+    seg.ack = iss + 1;
+    seg.flags = kTcpAck | kTcpPsh;
+    seg.options = TimestampOption(tsval, ts->first);
+    seg.payload = Text("data");
+    Send(PeerTcpFrame(seg));
+  };
+  const uint32_t rcv_nxt = pcb->rcv_nxt;
+  data(6000);
+  EXPECT_EQ(pcb->rcv_nxt, rcv_nxt + 4) << "a current TSval is taken";
+  TakeSent();
+  data(5500);  // Older than TS.Recent (6000): an old duplicate.
+  EXPECT_EQ(pcb->rcv_nxt, rcv_nxt + 4) << "PAWS drops it";
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u) << "and acknowledges it";
+  const Bytes ack = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                               V4("10.42.0.1"), kProtoTcp);
+  EXPECT_EQ(Get32(ack, 8), rcv_nxt + 4);
+  ASSERT_TRUE(Timestamps(ack).has_value());
+  EXPECT_EQ(Timestamps(ack)->second, 6000u) << "TS.Recent did not go back";
+  data(6001);
+  EXPECT_EQ(pcb->rcv_nxt, rcv_nxt + 8) << "the next current segment is taken";
+
+  // A second connection between the same two addresses: the same offset.
+  tcp_backlog_accepted(pcb);  // Room in the backlog of 1.
+  fake_now_ms += 10;
+  Send(Frame(46301, 9000, 0, kTcpSyn, {1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0}));
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  const auto ts2 = Timestamps(ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4),
+                                         V4("10.42.0.2"), V4("10.42.0.1"), kProtoTcp));
+  ASSERT_TRUE(ts2.has_value());
+  EXPECT_EQ(ts2->first - static_cast<uint32_t>(fake_now_ms), offset);
 }
 
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {

@@ -37,6 +37,10 @@ uint32_t stackd_tcp_syncookie(const struct ip_addr* local_ip, uint16_t local_por
 uint32_t stackd_tcp_port_offset(const struct ip_addr* local_ip, const struct ip_addr* remote_ip,
                                 uint16_t remote_port);
 
+// The offset of a connection's TCP timestamp clock (lwIP patch 0021;
+// tcp_keyed_hash.cc): keyed with the ISN secret over the two addresses.
+uint32_t stackd_tcp_ts_offset(const struct ip_addr* local_ip, const struct ip_addr* remote_ip);
+
 // Which member of a SO_REUSEPORT group takes a new connection
 // (tcp_reuseport.cc): keyed with the ISN secret, so the spread is even
 // whatever ports the peers choose, and no peer can aim at one member.
@@ -71,6 +75,7 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 #define LWIP_HOOK_ND6_GET_GW(netif, dest) stackd_nd6_get_gw(netif, dest)
 #define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
   stackd_tcp_isn(local_ip, local_port, remote_ip, remote_port)
+#define LWIP_HOOK_TCP_TS_OFFSET(local_ip, remote_ip) stackd_tcp_ts_offset(local_ip, remote_ip)
 #define LWIP_HOOK_TCP_SYNCOOKIE(local_ip, local_port, remote_ip, remote_port, peer_isn, \
                                 counter)                                              \
   stackd_tcp_syncookie(local_ip, local_port, remote_ip, remote_port, peer_isn, counter)

@@ -47,6 +47,9 @@
 //   data, so a connect to a silent host fails after 127 s (patch 0019).
 // - A SYN above what a TIME-WAIT connection received reopens it (RFC 6191,
 //   patch 0020), as Linux.
+// - TCP timestamps (RFC 7323) as Linux: offered in every SYN, used when the
+//   peer agrees, the clock in ms plus an offset keyed per address pair
+//   (patch 0021), and PAWS (patch 0022).
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -164,7 +167,8 @@ unsigned int stackd_lwip_rand(void);
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_TCP_KEEPALIVE 1
-#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_TCP_TIMESTAMPS 1
+#define LWIP_TCP_PAWS 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0

@@ -8,7 +8,8 @@
 // SYN cookies (lwIP patch 0008) hash under the same secret, with the
 // peer's ISN and a coarse clock instead of M, and so does the
 // per-destination offset of ephemeral ports (RFC 6056 3.3.3, patch 0009)
-// and the choice of a SO_REUSEPORT group's member for a connection.
+// and the choice of a SO_REUSEPORT group's member for a connection, and
+// the offset of the TCP timestamp clock per address pair (patch 0021).
 #include <sodium.h>
 
 #include <chrono>
@@ -95,6 +96,13 @@ uint32_t TcpPortOffset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,
       HashConnection('P', local_ip, 0, remote_ip, remote_port, nullptr, 0));
 }
 
+// As Linux's secure_tcp_ts_off(): one offset per address pair, so that
+// TSval tells nothing of the clock and links no connections of different
+// pairs, while PAWS still works across connections of one pair.
+uint32_t TcpTimestampOffset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip) {
+  return static_cast<uint32_t>(HashConnection('T', local_ip, 0, remote_ip, 0, nullptr, 0));
+}
+
 uint32_t TcpReuseportHash(const ip_addr_t* local_ip, uint16_t local_port,
                           const ip_addr_t* remote_ip, uint16_t remote_port) {
   return static_cast<uint32_t>(
@@ -107,6 +115,10 @@ uint32_t TcpReuseportHash(const ip_addr_t* local_ip, uint16_t local_port,
 extern "C" uint32_t stackd_tcp_reuseport_hash(const ip_addr_t* local_ip, uint16_t local_port,
                                               const ip_addr_t* remote_ip, uint16_t remote_port) {
   return stackd::TcpReuseportHash(local_ip, local_port, remote_ip, remote_port);
+}
+
+extern "C" uint32_t stackd_tcp_ts_offset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip) {
+  return stackd::TcpTimestampOffset(local_ip, remote_ip);
 }
 
 extern "C" uint32_t stackd_tcp_port_offset(const ip_addr_t* local_ip, const ip_addr_t* remote_ip,

@@ -9,15 +9,11 @@ in the same change. The values seen when the entry was written are in the
 comment after each (Linux vs stackd).
 """
 
-_TS = "no TCP timestamps (RFC 7323): issue 16"
 _ECN = "no ECN (RFC 3168): issue 16"
 _FRAG = "8-byte IPv4 fragments of a SYN are not reassembled: issue 16"
 _RR = "record route not filled in echo replies: issue 16"
 
 KNOWN_DIFFERENCES = {
-    # Linux: MSS SAckOK Timestamp WScale; stackd: no Timestamp, TSecr unset.
-    "handshake.ipv4": _TS,
-    "handshake.ipv6": _TS,
     # Linux: SYN-ACK with ECE; stackd: plain SYN-ACK.
     "ecn_syn.ipv4": _ECN,
     "ecn_syn.ipv6": _ECN,
