@@ -10,15 +10,12 @@ comment after each (Linux vs stackd).
 """
 
 _ECN = "no ECN (RFC 3168): issue 16"
-_FRAG = "8-byte IPv4 fragments of a SYN are not reassembled: issue 16"
 _RR = "record route not filled in echo replies: issue 16"
 
 KNOWN_DIFFERENCES = {
     # Linux: SYN-ACK with ECE; stackd: plain SYN-ACK.
     "ecn_syn.ipv4": _ECN,
     "ecn_syn.ipv6": _ECN,
-    # Linux: SYN-ACK; stackd: no answer.
-    "syn_fragmented.ipv4": _FRAG,
     # Linux: 2 addresses recorded (in and out); stackd: 0.
     "echo_record_route.ipv4": _RR,
 }
