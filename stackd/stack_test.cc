@@ -511,6 +511,53 @@ Bytes EchoRequestFrame(uint16_t id, uint16_t seq, const Bytes& data) {
                        IcmpEcho(kIcmpEchoRequest, id, seq, data)));
 }
 
+// An echo request from the peer with IPv4 `options` (a multiple of 4 bytes).
+Bytes EchoRequestWithOptions(const Bytes& options, bool good_checksum = true) {
+  Bytes ip = Ipv4(V4("10.42.0.1"), V4("10.42.0.2"), kProtoIcmp,
+                  IcmpEcho(kIcmpEchoRequest, 9, 1, Text("rr")));
+  ip.insert(ip.begin() + kIp4Header, options.begin(), options.end());
+  ip[0] = static_cast<uint8_t>(0x40 | (kIp4Header + options.size()) / 4);
+  ip[2] = static_cast<uint8_t>(ip.size() >> 8);
+  ip[3] = static_cast<uint8_t>(ip.size());
+  Bytes header = Slice(ip, 0, kIp4Header + options.size());
+  FillChecksum(header, 10);
+  std::copy(header.begin(), header.end(), ip.begin());
+  if (!good_checksum) ip[11] ^= 1;
+  return Ethernet(kStackMac, kPeerMac, kEtherIpv4, ip);
+}
+
+// Record route, as Linux (ip4_options.cc): the echo reply carries the
+// option with the stack's address recorded twice, on the way in and on the
+// way out; a full option stays as it is.
+TEST_F(StackTest, EchoReplyRecordsRouteAsLinux) {
+  Start(Ipv4Options());
+  LearnPeerIpv4();
+  Bytes rr = {7, 39, 4};  // 9 empty slots.
+  rr.resize(39, 0);
+  rr.push_back(0);  // End of options.
+  Send(EchoRequestWithOptions(rr));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv4);
+  ASSERT_EQ(ip[0], 0x4f) << "the reply carries the 40 bytes of options";
+  EXPECT_EQ(ip[kIp4Header + 2], 12) << "two slots filled";
+  const Ip4 stack = V4("10.42.0.2");
+  EXPECT_EQ(Slice(ip, kIp4Header + 3, 4), Bytes(stack.begin(), stack.end()));
+  EXPECT_EQ(Slice(ip, kIp4Header + 7, 4), Bytes(stack.begin(), stack.end()));
+  EXPECT_EQ(Slice(ip, kIp4Header + 11, 4), Bytes(4, 0));
+
+  Bytes full = {7, 7, 8, 1, 2, 3, 4, 0};  // One slot, taken.
+  Send(EchoRequestWithOptions(full));
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv4);
+  EXPECT_EQ(Slice(ip, kIp4Header, 8), full);
+
+  // A header lwIP drops for its checksum is not made good by the filling.
+  Send(EchoRequestWithOptions(rr, false));
+  EXPECT_TRUE(TakeSent().empty());
+}
+
 TEST_F(StackTest, AnswersPingFromKnownPeer) {
   Start(Ipv4Options());
   LearnPeerIpv4();

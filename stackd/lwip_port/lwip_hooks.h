@@ -47,8 +47,9 @@ uint32_t stackd_tcp_ts_offset(const struct ip_addr* local_ip, const struct ip_ad
 uint32_t stackd_tcp_reuseport_hash(const struct ip_addr* local_ip, uint16_t local_port,
                                    const struct ip_addr* remote_ip, uint16_t remote_port);
 
-// Every IPv4 packet before lwIP reads it (ip4_source_route.cc): packets
-// with a source route option are dropped (nonzero: eaten), as Linux.
+// Every IPv4 packet before lwIP reads it (ip4_options.cc): packets with a
+// source route option are dropped (nonzero: eaten), and an echo request's
+// record route option is filled, as Linux.
 int stackd_ip4_input(struct pbuf* p, struct netif* inp);
 
 // The IPv4 Identification field of an outgoing packet (lwIP patch 0013;

@@ -10,12 +10,9 @@ comment after each (Linux vs stackd).
 """
 
 _ECN = "no ECN (RFC 3168): issue 16"
-_RR = "record route not filled in echo replies: issue 16"
 
 KNOWN_DIFFERENCES = {
     # Linux: SYN-ACK with ECE; stackd: plain SYN-ACK.
     "ecn_syn.ipv4": _ECN,
     "ecn_syn.ipv6": _ECN,
-    # Linux: 2 addresses recorded (in and out); stackd: 0.
-    "echo_record_route.ipv4": _RR,
 }
