@@ -1982,6 +1982,124 @@ TEST_F(SynCookieTest, SynInEightByteFragmentsIsAnswered) {
   EXPECT_EQ(Get32(reply, 8), 78u);
 }
 
+// ECN (RFC 3168, patch 0024) -------------------------------------------------
+
+constexpr uint8_t kTcpEce = 0x40;
+constexpr uint8_t kTcpCwr = 0x80;
+
+// `frame` (an IPv4 frame) with its TOS byte set to `tos`.
+Bytes WithTos(Bytes frame, uint8_t tos) {
+  frame[kEthHeader + 1] = tos;
+  Bytes header = Slice(frame, kEthHeader, kIp4Header);
+  FillChecksum(header, 10);
+  std::copy(header.begin(), header.end(), frame.begin() + kEthHeader);
+  return frame;
+}
+
+// A peer that asks for ECN gets it, as from Linux (tcp_ecn = 2): ECE in
+// the SYN-ACK, new data ECT(0), CE echoed with ECE until CWR, and an ECE
+// halves the window once and is answered with CWR.
+TEST_F(SynCookieTest, EcnWhenThePeerAsksForIt) {
+  Send(Frame(46500, 1000, 0, kTcpSyn | kTcpEce | kTcpCwr, {2, 4, 0x05, 0xb4}));
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes tcp = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                         V4("10.42.0.1"), kProtoTcp);
+  EXPECT_EQ(tcp[13], kTcpSyn | kTcpAck | kTcpEce) << "an ECN-setup SYN-ACK";
+  EXPECT_EQ(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4)[1] & 3, 0) << "a SYN-ACK is not ECT";
+  const uint32_t iss = Get32(tcp, 4);
+  Send(Frame(46500, 1001, iss + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  tcp_pcb* pcb = accepted_[0];
+  tcp_nagle_disable(pcb);  // Each write goes at once.
+  TakeSent();
+
+  // New data is ECT(0).
+  ASSERT_EQ(tcp_write(pcb, "abcd", 4, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  Bytes ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv4);
+  EXPECT_EQ(ip[1] & 3, 2) << "ECT(0) on new data";
+  EXPECT_EQ(ip[kIp4Header + 13] & (kTcpEce | kTcpCwr), 0);
+
+  // A CE-marked segment from the peer is acknowledged at once, with ECE.
+  auto data = [&](uint8_t flags, uint8_t tos, uint32_t ack, const std::string& text) {
+    Segment seg;
+    seg.sport = 46500;
+    seg.dport = 7777;
+    seg.seq = pcb->rcv_nxt;
+    seg.ack = ack;
+    seg.flags = static_cast<uint8_t>(kTcpAck | flags);
+    seg.payload = Text(text);
+    Send(WithTos(PeerTcpFrame(seg), tos));
+    return TakeSent();
+  };
+  sent = data(0, 0x03, iss + 1, "ce");
+  ASSERT_EQ(sent.size(), 1u) << "an ACK at once";
+  tcp = ExpectIpv4(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                   V4("10.42.0.1"), kProtoTcp);
+  EXPECT_EQ(tcp[13] & kTcpEce, kTcpEce) << "CE is echoed";
+  // The echo goes on until the peer's CWR.
+  sent = data(kTcpCwr, 0x02, iss + 1, "cwr");
+  tcp_output(pcb);  // Any delayed ACK goes now.
+  sent = TakeSent();
+  for (const Bytes& frame : sent) {
+    tcp = ExpectIpv4(ExpectEthernet(frame, kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                     V4("10.42.0.1"), kProtoTcp);
+    EXPECT_EQ(tcp[13] & kTcpEce, 0) << "no ECE after CWR";
+  }
+
+  // An ECE from the peer: the window is halved once, and CWR goes on the
+  // next new data.
+  ASSERT_EQ(tcp_write(pcb, "efgh", 4, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  TakeSent();
+  pcb->cwnd = 20 * pcb->mss;
+  data(kTcpEce, 0x02, iss + 1 + 4, "x");
+  EXPECT_EQ(pcb->cwnd, 10u * pcb->mss) << "halved";
+  EXPECT_EQ(pcb->ssthresh, 10u * pcb->mss);
+  data(kTcpEce, 0x02, iss + 1 + 4, "y");  // The same window: no second cut.
+  EXPECT_EQ(pcb->cwnd, 10u * pcb->mss);
+  ASSERT_EQ(tcp_write(pcb, "ijkl", 4, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  sent = TakeSent();
+  ASSERT_FALSE(sent.empty());
+  ip = ExpectEthernet(sent.back(), kPeerMac, kEtherIpv4);
+  EXPECT_EQ(ip[kIp4Header + 13] & kTcpCwr, kTcpCwr) << "CWR on the next new data";
+  EXPECT_EQ(ip[1] & 3, 2);
+
+  // A retransmission is not ECT (RFC 3168 6.1.5).
+  uint32_t waited = 0;
+  std::vector<Bytes> again;
+  while (again.empty() && waited < 3000) {
+    fake_now_ms += 10;
+    waited += 10;
+    stack_->Poll();
+    for (Bytes& frame : TakeSent()) {
+      if (Get16(frame, 12) == kEtherIpv4) again.push_back(std::move(frame));
+    }
+  }
+  ASSERT_FALSE(again.empty()) << "no retransmission in 3 s";
+  ip = ExpectEthernet(again[0], kPeerMac, kEtherIpv4);
+  EXPECT_EQ(ip[1] & 3, 0) << "a retransmission is not ECT";
+}
+
+// A SYN that does not ask for ECN gets a plain SYN-ACK and no ECT.
+TEST_F(SynCookieTest, NoEcnUnlessThePeerAsks) {
+  const Bytes syn_ack = Syn(46501, 1000);
+  ASSERT_GE(syn_ack.size(), 20u);
+  EXPECT_EQ(syn_ack[13], kTcpSyn | kTcpAck);
+  Send(Frame(46501, 1001, Get32(syn_ack, 4) + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  TakeSent();
+  ASSERT_EQ(tcp_write(accepted_[0], "abcd", 4, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(accepted_[0]), ERR_OK);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4)[1] & 3, 0);
+}
+
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {
   Start(Ipv4Options());
   LearnPeerIpv4();

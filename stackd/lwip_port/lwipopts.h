@@ -50,6 +50,8 @@
 // - TCP timestamps (RFC 7323) as Linux: offered in every SYN, used when the
 //   peer agrees, the clock in ms plus an offset keyed per address pair
 //   (patch 0021), and PAWS (patch 0022).
+// - ECN (RFC 3168) when the peer asks for it, as Linux's tcp_ecn = 2
+//   (patch 0024); stackd's own connects do not ask.
 // - Checksums computed and checked in software: the TAP is opened without
 //   IFF_VNET_HDR, so the kernel hands over complete checksums and expects
 //   them back.
@@ -169,6 +171,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_TCP_KEEPALIVE 1
 #define LWIP_TCP_TIMESTAMPS 1
 #define LWIP_TCP_PAWS 1
+#define LWIP_TCP_ECN 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0

@@ -9,10 +9,4 @@ in the same change. The values seen when the entry was written are in the
 comment after each (Linux vs stackd).
 """
 
-_ECN = "no ECN (RFC 3168): issue 16"
-
-KNOWN_DIFFERENCES = {
-    # Linux: SYN-ACK with ECE; stackd: plain SYN-ACK.
-    "ecn_syn.ipv4": _ECN,
-    "ecn_syn.ipv6": _ECN,
-}
+KNOWN_DIFFERENCES = {}

@@ -324,6 +324,51 @@ def ecn_syn(t):
     return {"reply": c.summary(p) if p is not None else "none"}
 
 
+def _ecn_open(c):
+    """The handshake with an ECN-setup SYN (ECE and CWR)."""
+    m = CAP.mark()
+    c.seg("SEC", options=c.syn_options())
+    got = c.replies(m, 1.5, pred=lambda p: "S" in str(p[TCP].flags))
+    if not got:
+        raise ProbeError("%s: no SYN-ACK to port %d" % (c.t.name, c.dport))
+    c.irs = got[0][1][TCP].seq
+    c.rcv_nxt = (c.irs + 1) % 2**32
+    c.snd_nxt = (c.iss + 1) % 2**32
+    c.seg("A")
+
+
+def _ecn_bits(p):
+    return (p[IP].tos if IP in p else p[IPv6].tc) & 3
+
+
+@probe("ecn_data", linux={"data_ect": 2, "ce_echoed": True, "echo_after_cwr": False})
+def ecn_data(t):
+    """After an ECN handshake: the target's new data is ECT(0); a CE-marked
+    segment is acknowledged with ECE, and the echo stops at the prober's CWR
+    (RFC 3168 6.1)."""
+    w = Conn(t, dport=wb.WRITER_PORT)
+    _ecn_open(w)
+    m = CAP.mark()
+    got = w.replies(m, 1.0, pred=lambda p: len(p[TCP].payload) > 0)
+    w.snd_nxt = w.iss + 1
+    w.reset()
+    out = {"data_ect": _ecn_bits(got[0][1]) if got else "no data"}
+    c = Conn(t)
+    _ecn_open(c)
+    ce = {"tos": 3} if t.fam == 4 else {"tc": 3}
+    m = CAP.mark()
+    c.seg("PA", data=b"ce", ip=t.ip(**ce))
+    c.snd_nxt = (c.snd_nxt + 2) % 2**32
+    got = c.replies(m, 0.5, pred=lambda p: p[TCP].ack == c.snd_nxt)
+    out["ce_echoed"] = "E" in str(got[0][1][TCP].flags) if got else "no ACK"
+    m = CAP.mark()
+    c.send_data(b"cwr", flags="PAC")
+    got = c.replies(m, 0.5, pred=lambda p: p[TCP].ack == c.snd_nxt)
+    out["echo_after_cwr"] = "E" in str(got[0][1][TCP].flags) if got else "no ACK"
+    c.reset()
+    return out
+
+
 @probe("syn_fragmented", families=(4,), linux={"reply": "SA seq=0 ack=1"})
 def syn_fragmented(t):
     """A SYN cut into 8-byte IPv4 fragments: reassembled and answered."""
