@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <optional>
 
-#include "lwip/pbuf.h"
+#include "lwip/ip.h"
 #include "lwip/priv/tcp_priv.h"
-#include "lwip/raw.h"
 #include "lwip/tcp.h"
 #include "stackd/lwip_port/icmp_error.h"
+#include "stackd/lwip_port/icmp_watch.h"
 
 namespace stackd {
 namespace {
@@ -32,43 +32,23 @@ tcp_pcb* Sender(const IcmpError& e) {
   return nullptr;
 }
 
-// Raw pcb callback: `p` starts with the IP header. Returns 0 (lwIP's own
-// ICMP code sees the message) except for a "packet too big" about TCP
-// that quotes no segment a connection sent: that one is dropped here, so
-// that lwIP's destination cache does not learn a forged MTU for the peer
-// (as Linux, which learns it only through the connection).
-u8_t OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
-  uint8_t b[1500];
-  if (p->tot_len > sizeof(b)) return 0;  // An error message is at most 1280 bytes.
-  const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
-  const std::optional<IcmpError> e = ParseIcmpError(b, n);
-  if (!e || e->protocol != IP_PROTO_TCP) return 0;
-  const std::optional<uint32_t> reported = e->PathMtu();
-  if (!reported) return 0;
-  const uint32_t mtu = std::max(*reported, e->v4 ? kMinPathMtu4 : kMinPathMtu6);
-  tcp_pcb* pcb = Sender(*e);
-  if (pcb == nullptr) {
-    if (e->v4) return 0;
-    pbuf_free(p);
-    return 1;
-  }
+// An ICMP error that quotes a TCP segment. Keeps it for lwIP's own ICMP
+// code (false) except for a "packet too big" that quotes no segment a
+// connection sent: that one is dropped, so that lwIP's destination cache
+// does not learn a forged MTU for the peer (as Linux, which learns it only
+// through the connection).
+bool OnTcpError(const IcmpError& e, const uint8_t*, size_t) {
+  const std::optional<uint32_t> reported = e.PathMtu();
+  if (!reported) return false;
+  const uint32_t mtu = std::max(*reported, e.v4 ? kMinPathMtu4 : kMinPathMtu6);
+  tcp_pcb* pcb = Sender(e);
+  if (pcb == nullptr) return !e.v4;
   tcp_pmtu_update(pcb, static_cast<u16_t>(std::min<uint32_t>(mtu, 0xffff)));
-  return 0;
+  return false;
 }
 
 }  // namespace
 
-void WatchTcpPathMtu() {
-  static raw_pcb* watch4 = nullptr;
-  static raw_pcb* watch6 = nullptr;
-  if (watch4 == nullptr) {
-    watch4 = raw_new_ip_type(IPADDR_TYPE_V4, IP_PROTO_ICMP);
-    if (watch4 != nullptr) raw_recv(watch4, &OnIcmp, nullptr);
-  }
-  if (watch6 == nullptr) {
-    watch6 = raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
-    if (watch6 != nullptr) raw_recv(watch6, &OnIcmp, nullptr);
-  }
-}
+void WatchTcpPathMtu() { HandleIcmpErrors(IP_PROTO_TCP, &OnTcpError); }
 
 }  // namespace stackd

@@ -27,6 +27,7 @@
 #include "lwip/prot/ip6.h"
 #include "stackd/log.h"
 #include "stackd/lwip_port/icmp_error.h"
+#include "stackd/lwip_port/icmp_watch.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/netif_facts.h"
 #include "stackd/sockets/socket_table.h"
@@ -86,11 +87,6 @@ constexpr uint32_t kSoEeOriginIcmp6 = 3;
 // How many errors a socket's queue keeps (Linux bounds it by the receive
 // buffer).
 constexpr size_t kMaxQueuedErrors = 64;
-
-// The raw pcbs that watch ICMP and ICMPv6; made with the first connect,
-// kept for the stack's life.
-raw_pcb* icmp4_watch = nullptr;
-raw_pcb* icmp6_watch = nullptr;
 
 bool IsV4Mapped(const uint8_t* ip) {
   static const uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -548,38 +544,27 @@ void UdpSocket::SetConnected(bool connected) {
 }
 
 void UdpSocket::WatchIcmp() {
-  if (icmp4_watch == nullptr) {
-    icmp4_watch = raw_new_ip_type(IPADDR_TYPE_V4, IP_PROTO_ICMP);
-    if (icmp4_watch != nullptr) raw_recv(icmp4_watch, &UdpSocket::OnIcmp, nullptr);
-  }
-  if (icmp6_watch == nullptr) {
-    icmp6_watch = raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
-    if (icmp6_watch != nullptr) raw_recv(icmp6_watch, &UdpSocket::OnIcmp, nullptr);
-  }
+  static bool watching = false;
+  if (watching) return;
+  watching = true;
+  HandleIcmpErrors(IP_PROTO_UDP, [](const IcmpError& e, const uint8_t* message, size_t) {
+    OnIcmpError(e, message);
+    return false;  // lwIP's own ICMP code sees it too.
+  });
 }
 
-// `p` starts with the IP header of an ICMP or ICMPv6 message; it is read,
-// never changed or consumed (0: lwIP's own ICMP code still sees it).
-u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
-  if (ConnectedSockets().empty() && RecvErrSockets().empty()) return 0;
-  // The whole message: the outer IP header, the ICMP header, the quoted IP
-  // and UDP headers and as much of the datagram's payload as it quotes
-  // (Linux quotes up to 576 bytes of ICMP, 1280 of ICMPv6).
-  uint8_t b[1500];
-  if (p->tot_len > sizeof(b)) return 0;
-  const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
-  const std::optional<IcmpError> icmp = ParseIcmpError(b, n);
-  if (!icmp || icmp->protocol != IP_PROTO_UDP) return 0;
-  const std::optional<UdpErrorReport> report = ReportForUdp(*icmp);
-  if (!report) return 0;
+void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
+  if (ConnectedSockets().empty() && RecvErrSockets().empty()) return;
+  const std::optional<UdpErrorReport> report = ReportForUdp(icmp);
+  if (!report) return;
   auto sent_by = [&](const UdpSocket* s) {
     const udp_pcb* pcb = s->pcb_;
-    if (pcb == nullptr || s->closed_ || pcb->local_port != icmp->local_port) return false;
-    if (!ip_addr_isany(&pcb->local_ip) && !SameAddress(pcb->local_ip, icmp->local)) {
+    if (pcb == nullptr || s->closed_ || pcb->local_port != icmp.local_port) return false;
+    if (!ip_addr_isany(&pcb->local_ip) && !SameAddress(pcb->local_ip, icmp.local)) {
       return false;
     }
-    return !s->connected_ || (pcb->remote_port == icmp->remote_port &&
-                              SameAddress(pcb->remote_ip, icmp->remote));
+    return !s->connected_ || (pcb->remote_port == icmp.remote_port &&
+                              SameAddress(pcb->remote_ip, icmp.remote));
   };
   UdpSocket* target = nullptr;
   for (UdpSocket* s : RecvErrSockets()) {
@@ -588,28 +573,28 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
   for (UdpSocket* s : ConnectedSockets()) {
     if (target == nullptr && sent_by(s)) target = s;
   }
-  if (target == nullptr) return 0;
-  if (target->RecvErr(icmp->v4)) {
+  if (target == nullptr) return;
+  if (target->RecvErr(icmp.v4)) {
     // IP_RECVERR / IPV6_RECVERR: queued with the details, as Linux's
     // ip_icmp_error (bounded: the oldest go first).
     QueuedError e;
     e.set_error(report->error);
-    e.set_origin(icmp->v4 ? kSoEeOriginIcmp : kSoEeOriginIcmp6);
-    e.set_type(icmp->type);
-    e.set_code(icmp->code);
+    e.set_origin(icmp.v4 ? kSoEeOriginIcmp : kSoEeOriginIcmp6);
+    e.set_type(icmp.type);
+    e.set_code(icmp.code);
     e.set_info(report->info);
-    const size_t payload_at = icmp->transport_at + 8;
-    if (icmp->length > payload_at) {
-      e.set_payload(reinterpret_cast<const char*>(b + payload_at), icmp->length - payload_at);
+    const size_t payload_at = icmp.transport_at + 8;
+    if (icmp.length > payload_at) {
+      e.set_payload(reinterpret_cast<const char*>(b + payload_at), icmp.length - payload_at);
     }
-    *e.mutable_offender() = ToWire(icmp->offender, 0, target->family_);
-    *e.mutable_destination() = ToWire(icmp->remote, icmp->remote_port, target->family_);
+    *e.mutable_offender() = ToWire(icmp.offender, 0, target->family_);
+    *e.mutable_destination() = ToWire(icmp.remote, icmp.remote_port, target->family_);
     target->err_queue_.push_back(std::move(e));
     while (target->err_queue_.size() > kMaxQueuedErrors) target->err_queue_.pop_front();
   } else if (!target->connected_ || !report->hard) {
     // Without RECVERR, Linux reports only hard errors, and only to
     // connected sockets (RFC 1122 4.1.3.3).
-    return 0;
+    return;
   }
   // The next receive call fails with the error, unless SO_ERROR or the
   // error queue takes it first (the library asks which).
@@ -619,8 +604,7 @@ u8_t UdpSocket::OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
   h.error = report->error;
   target->Deliver(h, nullptr);
   Log(3, "socket %d: udp, ICMP error %u/%u from the path (errno %d)", target->id_,
-      icmp->type, icmp->code, report->error);
-  return 0;
+      icmp.type, icmp.code, report->error);
 }
 
 bool UdpSocket::RecvErr(bool v4) const {

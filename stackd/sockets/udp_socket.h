@@ -31,10 +31,10 @@
 #include <vector>
 
 #include "lwip/ip_addr.h"
-#include "lwip/raw.h"
 #include "lwip/udp.h"
 #include "proto/socket.pb.h"
 #include "client/datagram_header.h"
+#include "stackd/lwip_port/icmp_error.h"
 #include "stackd/sockets/options/socket_options.h"
 #include "stackd/sockets/socket.h"
 
@@ -116,15 +116,16 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   int CheckPortSharing(const ip_addr_t& ip, uint16_t port) const;
   static void OnRecv(void* arg, udp_pcb* pcb, pbuf* p, const ip_addr_t* addr,
                      u16_t port);
-  // Watches ICMP and ICMPv6 (never consuming it) for port unreachables
-  // about connected sockets' datagrams.
-  static u8_t OnIcmp(void* arg, raw_pcb* pcb, pbuf* p, const ip_addr_t* addr);
+  // An ICMP or ICMPv6 error about a datagram (`message` is the whole
+  // message, icmp_watch.h), for the socket that sent it.
+  static void OnIcmpError(const IcmpError& error, const uint8_t* message);
+  // Starts handing UDP's ICMP errors to OnIcmpError (idempotent).
   static void WatchIcmp();
-  // Connected sockets, for OnIcmp.
+  // Connected sockets, for OnIcmpError.
   void SetConnected(bool connected);
   // IP_RECVERR for IPv4 traffic (`v4`), IPV6_RECVERR for IPv6.
   bool RecvErr(bool v4) const;
-  // Sockets with either option set, for OnIcmp: their errors are queued.
+  // Sockets with either option set, for OnIcmpError: their errors are queued.
   void WatchRecvErr();
 
   void WatchReadable();

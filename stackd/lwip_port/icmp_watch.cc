@@ -1,0 +1,62 @@
+#include "stackd/lwip_port/icmp_watch.h"
+
+#include <optional>
+#include <utility>
+
+#include "lwip/ip.h"
+#include "lwip/pbuf.h"
+#include "lwip/raw.h"
+
+namespace stackd {
+namespace {
+
+struct Handlers {
+  IcmpErrorHandler tcp;
+  IcmpErrorHandler udp;
+};
+
+Handlers& handlers() {
+  static Handlers h;
+  return h;
+}
+
+// Raw pcb callback: `p` starts with the IP header. Returns 0 (lwIP's own
+// ICMP code sees the message) unless a handler drops it.
+u8_t OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
+  // The whole message: the outer IP header, the ICMP header, the quoted IP
+  // and transport headers and what the error quotes of the payload (Linux
+  // quotes up to 576 bytes of ICMP, 1280 of ICMPv6).
+  uint8_t b[1500];
+  if (p->tot_len > sizeof(b)) return 0;
+  const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
+  const std::optional<IcmpError> e = ParseIcmpError(b, n);
+  if (!e) return 0;
+  const IcmpErrorHandler* handler = e->protocol == IP_PROTO_TCP   ? &handlers().tcp
+                                    : e->protocol == IP_PROTO_UDP ? &handlers().udp
+                                                                  : nullptr;
+  if (handler == nullptr || !*handler || !(*handler)(*e, b, n)) return 0;
+  pbuf_free(p);
+  return 1;
+}
+
+void Watch() {
+  static raw_pcb* watch4 = nullptr;
+  static raw_pcb* watch6 = nullptr;
+  if (watch4 == nullptr) {
+    watch4 = raw_new_ip_type(IPADDR_TYPE_V4, IP_PROTO_ICMP);
+    if (watch4 != nullptr) raw_recv(watch4, &OnIcmp, nullptr);
+  }
+  if (watch6 == nullptr) {
+    watch6 = raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
+    if (watch6 != nullptr) raw_recv(watch6, &OnIcmp, nullptr);
+  }
+}
+
+}  // namespace
+
+void HandleIcmpErrors(uint8_t protocol, IcmpErrorHandler handler) {
+  (protocol == IP_PROTO_TCP ? handlers().tcp : handlers().udp) = std::move(handler);
+  Watch();
+}
+
+}  // namespace stackd

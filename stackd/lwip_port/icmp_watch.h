@@ -1,0 +1,32 @@
+// One watcher of the ICMP and ICMPv6 errors that reach the stack: a raw
+// pcb per family sees every message before lwIP's own ICMP code, copies
+// and parses it once (icmp_error.h), and hands it to the handler of the
+// quoted packet's protocol: TCP's path MTU discovery (tcp_path_mtu.cc),
+// UDP's socket errors (udp_socket.cc).
+//
+// Thread: the stack thread.
+#ifndef STACKD_LWIP_PORT_ICMP_WATCH_H_
+#define STACKD_LWIP_PORT_ICMP_WATCH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "stackd/lwip_port/icmp_error.h"
+
+namespace stackd {
+
+// Sees one error. `message` is the whole message, `n` bytes from the outer
+// IP header on. Returns true to drop it: lwIP's own ICMP code then never
+// sees it.
+using IcmpErrorHandler =
+    std::function<bool(const IcmpError& error, const uint8_t* message, size_t n)>;
+
+// Hands errors that quote a packet of `protocol` (IP_PROTO_TCP or
+// IP_PROTO_UDP) to `handler`, in place of any earlier one, and starts
+// watching if that has not happened yet (after lwip_init()).
+void HandleIcmpErrors(uint8_t protocol, IcmpErrorHandler handler);
+
+}  // namespace stackd
+
+#endif  // STACKD_LWIP_PORT_ICMP_WATCH_H_
