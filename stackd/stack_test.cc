@@ -1803,6 +1803,31 @@ TEST_F(TcpTimerTest, ZeroWindowProbesFollowTheRto) {
   EXPECT_LE(second_ms, 420u);
 }
 
+// tcp_fasttmr() walks the pcbs only when one has work for it (patch 0025):
+// an idle connection costs no walk, and a delayed ACK still goes out at the
+// next tick.
+TEST_F(TcpTimerTest, FastTimerSkipsIdleConnectionsButSendsDelayedAcks) {
+  tcp_pcb* pcb = Establish(46103, 0, 65535);
+  ASSERT_NE(pcb, nullptr);
+  Advance(100);
+  EXPECT_EQ(tcp_fasttmr_needed, 0) << "nothing pending: no walk";
+  Segment seg;
+  seg.sport = 46103;
+  seg.dport = 7777;
+  seg.seq = pcb->rcv_nxt;
+  seg.ack = pcb->snd_nxt;
+  seg.flags = kTcpAck | kTcpPsh;
+  seg.payload = Text("lone");
+  const uint32_t expected_ack = pcb->rcv_nxt + 4;
+  Send(PeerTcpFrame(seg));
+  auto [ms, ack] = NextSegment(46103);
+  ASSERT_FALSE(ack.empty()) << "the delayed ACK never came";
+  EXPECT_LE(ms, 40u);
+  EXPECT_EQ(Get32(ack, 8), expected_ack);
+  Advance(40);
+  EXPECT_EQ(tcp_fasttmr_needed, 0);
+}
+
 // A connect to a host that never answers: SYNs again after 1, 2, 4 ... s
 // and ETIMEDOUT at 127 s, as Linux with tcp_syn_retries 6 (patch 0019).
 // Without the back-off, a SYN every second and failure after about 7 s.
