@@ -127,8 +127,8 @@ std::optional<uint32_t> IcmpError::PathMtu() const {
   return std::nullopt;
 }
 
-std::optional<UdpErrorReport> ReportForUdp(const IcmpError& e) {
-  UdpErrorReport r;
+std::optional<IcmpErrorReport> ReportForSocket(const IcmpError& e) {
+  IcmpErrorReport r;
   if (e.v4) {
     // icmp_err_convert[], by "destination unreachable" code.
     static constexpr struct {

@@ -51,17 +51,17 @@ struct IcmpError {
   std::optional<uint32_t> PathMtu() const;
 };
 
-// What Linux makes of an error for a UDP socket (icmp_err_convert() and
-// icmpv6_err_convert() as __udp4_lib_err() and __udp6_lib_err() use them,
-// with path MTU discovery on, Linux's default): the errno, whether it is
-// "hard" (reported to a connected socket even without IP_RECVERR), and the
-// ee_info of sock_extended_err.
-struct UdpErrorReport {
+// What Linux makes of an error for a socket (icmp_err_convert() and
+// icmpv6_err_convert() as __udp4_lib_err(), __udp6_lib_err(), tcp_v4_err()
+// and tcp_v6_err() use them, with path MTU discovery on, Linux's default):
+// the errno, whether it is "hard" (reported to a connected UDP socket even
+// without IP_RECVERR), and the ee_info of sock_extended_err.
+struct IcmpErrorReport {
   int error = 0;
   bool hard = false;
   uint32_t info = 0;
 };
-std::optional<UdpErrorReport> ReportForUdp(const IcmpError& e);
+std::optional<IcmpErrorReport> ReportForSocket(const IcmpError& e);
 
 // Parses `message` (`n` bytes from the outer IP header on). Empty unless it
 // is a well-formed ICMP or ICMPv6 error with a correct checksum, quoting

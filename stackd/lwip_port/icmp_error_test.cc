@@ -202,7 +202,7 @@ TEST(IcmpErrorTest, UdpReportsAreLinuxs) {
                          : Icmp6(w.type, w.code, mtu);
     auto e = ParseIcmpError(m.data(), m.size());
     ASSERT_TRUE(e.has_value());
-    auto r = ReportForUdp(*e);
+    auto r = ReportForSocket(*e);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->error, w.error) << int{w.type} << "/" << int{w.code} << (w.v4 ? " v4" : " v6");
     EXPECT_EQ(r->hard, w.hard) << int{w.type} << "/" << int{w.code} << (w.v4 ? " v4" : " v6");

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "lwip/ip.h"
 #include "lwip/pbuf.h"
@@ -11,8 +12,8 @@ namespace stackd {
 namespace {
 
 struct Handlers {
-  IcmpErrorHandler tcp;
-  IcmpErrorHandler udp;
+  std::vector<IcmpErrorHandler> tcp;
+  std::vector<IcmpErrorHandler> udp;
 };
 
 Handlers& handlers() {
@@ -31,12 +32,17 @@ u8_t OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
   const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
   const std::optional<IcmpError> e = ParseIcmpError(b, n);
   if (!e) return 0;
-  const IcmpErrorHandler* handler = e->protocol == IP_PROTO_TCP   ? &handlers().tcp
-                                    : e->protocol == IP_PROTO_UDP ? &handlers().udp
-                                                                  : nullptr;
-  if (handler == nullptr || !*handler || !(*handler)(*e, b, n)) return 0;
-  pbuf_free(p);
-  return 1;
+  const std::vector<IcmpErrorHandler>* list = e->protocol == IP_PROTO_TCP   ? &handlers().tcp
+                                              : e->protocol == IP_PROTO_UDP ? &handlers().udp
+                                                                            : nullptr;
+  if (list == nullptr) return 0;
+  for (const IcmpErrorHandler& handler : *list) {
+    if (handler(*e, b, n)) {
+      pbuf_free(p);
+      return 1;
+    }
+  }
+  return 0;
 }
 
 void Watch() {
@@ -54,8 +60,8 @@ void Watch() {
 
 }  // namespace
 
-void HandleIcmpErrors(uint8_t protocol, IcmpErrorHandler handler) {
-  (protocol == IP_PROTO_TCP ? handlers().tcp : handlers().udp) = std::move(handler);
+void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler) {
+  (protocol == IP_PROTO_TCP ? handlers().tcp : handlers().udp).push_back(std::move(handler));
   Watch();
 }
 

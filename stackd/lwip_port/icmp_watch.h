@@ -23,9 +23,10 @@ using IcmpErrorHandler =
     std::function<bool(const IcmpError& error, const uint8_t* message, size_t n)>;
 
 // Hands errors that quote a packet of `protocol` (IP_PROTO_TCP or
-// IP_PROTO_UDP) to `handler`, in place of any earlier one, and starts
-// watching if that has not happened yet (after lwip_init()).
-void HandleIcmpErrors(uint8_t protocol, IcmpErrorHandler handler);
+// IP_PROTO_UDP) to `handler` too, after the handlers added before it (the
+// first that drops a message ends its round), and starts watching if that
+// has not happened yet (after lwip_init()). Handlers stay for the process.
+void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler);
 
 }  // namespace stackd
 

@@ -49,6 +49,11 @@ bool OnTcpError(const IcmpError& e, const uint8_t*, size_t) {
 
 }  // namespace
 
-void WatchTcpPathMtu() { HandleIcmpErrors(IP_PROTO_TCP, &OnTcpError); }
+void WatchTcpPathMtu() {
+  static bool watching = false;
+  if (watching) return;
+  watching = true;
+  AddIcmpErrorHandler(IP_PROTO_TCP, &OnTcpError);
+}
 
 }  // namespace stackd

@@ -10,10 +10,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <optional>
 
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/priv/tcp_priv.h"
+#include "stackd/log.h"
+#include "stackd/lwip_port/icmp_watch.h"
 #include "stackd/lwip_port/tcp_urgent.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/netif_facts.h"
@@ -505,6 +508,47 @@ void TcpSocket::OnError(void* arg, err_t err) {
   }
 }
 
+void TcpSocket::WatchIcmp() {
+  static bool watching = false;
+  if (watching) return;
+  watching = true;
+  AddIcmpErrorHandler(IP_PROTO_TCP, [](const IcmpError& e, const uint8_t*, size_t) {
+    return OnIcmpError(e);
+  });
+}
+
+bool TcpSocket::OnIcmpError(const IcmpError& e) {
+  // "Fragmentation needed" and "packet too big" are path MTU discovery's
+  // (tcp_path_mtu.cc); source quench and the rest are ignored, as Linux.
+  if (e.PathMtu()) return false;
+  const std::optional<IcmpErrorReport> report = ReportForSocket(e);
+  if (!report) return false;
+  for (tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->local_port != e.local_port || pcb->remote_port != e.remote_port ||
+        !SameAddress(pcb->local_ip, e.local) || !SameAddress(pcb->remote_ip, e.remote)) {
+      continue;
+    }
+    // Only for a segment this connection sent and is still waiting for
+    // (RFC 5927 4.1), and only for a TcpSocket's own pcb (not a mconnect
+    // race's attempt).
+    const uint32_t seq = e.transport_word;
+    if (!TCP_SEQ_GEQ(seq, pcb->lastack) || !TCP_SEQ_LEQ(seq, pcb->snd_nxt) ||
+        pcb->errf != &TcpSocket::OnError || pcb->callback_arg == nullptr) {
+      return false;
+    }
+    auto* self = static_cast<TcpSocket*>(pcb->callback_arg);
+    if (pcb->state == SYN_SENT && self->state_ == State::kConnecting) {
+      Log(2, "socket %llu: tcp, connect failed: ICMP error %u/%u (errno %d)",
+          static_cast<unsigned long long>(self->id_), e.type, e.code, report->error);
+      self->DetachPcb();
+      tcp_abandon(pcb, /*reset=*/0);
+      self->FinishConnect(report->error);
+    }
+    return false;
+  }
+  return false;
+}
+
 void TcpSocket::Fail(int error) {
   LeaveDeferral();
   pending_error_ = error;
@@ -625,6 +669,7 @@ int TcpSocket::Connect(const Address& address, uint32_t gate_bytes,
   };
   if (int answer = ConnectAnswer(); answer != kConnectGoesOn) return refuse(answer);
   if (pcb_ == nullptr) return refuse(EBADF);
+  WatchIcmp();
   if (bound_.size() > 1) return refuse(EINVAL);
   ip_addr_t ip;
   uint16_t port;

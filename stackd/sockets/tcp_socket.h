@@ -25,6 +25,7 @@
 
 #include "lwip/tcp.h"
 #include "proto/socket.pb.h"
+#include "stackd/lwip_port/icmp_error.h"
 #include "stackd/sockets/accept_queue.h"
 #include "stackd/sockets/connect_race.h"
 #include "stackd/sockets/options/socket_options.h"
@@ -92,6 +93,14 @@ class TcpSocket : public Socket,
   static err_t OnRecv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
   static err_t OnSent(void* arg, tcp_pcb* pcb, u16_t len);
   static void OnError(void* arg, err_t err);
+  // An ICMP or ICMPv6 error that quotes a segment of a TcpSocket's pcb (in
+  // SND.UNA..SND.NXT), as Linux's tcp_v4_err/tcp_v6_err: during the
+  // handshake the connect fails at once with the error. Never drops the
+  // message. (Linux also keeps an error about an established connection
+  // as its "soft" error, reported if the connection times out; not yet.)
+  static bool OnIcmpError(const IcmpError& error);
+  // Starts handing TCP's ICMP errors to OnIcmpError (idempotent).
+  static void WatchIcmp();
   static err_t OnConnected(void* arg, tcp_pcb* pcb, err_t err);
   static err_t OnAccept(void* arg, tcp_pcb* pcb, err_t err);
   static err_t OnPoll(void* arg, tcp_pcb* pcb);

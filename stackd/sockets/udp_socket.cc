@@ -547,7 +547,7 @@ void UdpSocket::WatchIcmp() {
   static bool watching = false;
   if (watching) return;
   watching = true;
-  HandleIcmpErrors(IP_PROTO_UDP, [](const IcmpError& e, const uint8_t* message, size_t) {
+  AddIcmpErrorHandler(IP_PROTO_UDP, [](const IcmpError& e, const uint8_t* message, size_t) {
     OnIcmpError(e, message);
     return false;  // lwIP's own ICMP code sees it too.
   });
@@ -555,7 +555,7 @@ void UdpSocket::WatchIcmp() {
 
 void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
   if (ConnectedSockets().empty() && RecvErrSockets().empty()) return;
-  const std::optional<UdpErrorReport> report = ReportForUdp(icmp);
+  const std::optional<IcmpErrorReport> report = ReportForSocket(icmp);
   if (!report) return;
   auto sent_by = [&](const UdpSocket* s) {
     const udp_pcb* pcb = s->pcb_;

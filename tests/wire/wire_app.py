@@ -13,7 +13,10 @@ name, "udp" for a datagram). Ports:
   --writer PORT  TCP: writes --write-bytes to every accepted connection at
                  once (for the initial window, retransmission and
                  zero-window probes) and then only reads.
-  --udp PORT     UDP: logs every datagram.
+  --udp PORT     UDP: logs every datagram. A datagram "CONNECT ADDR PORT"
+                 also makes a non-blocking TCP connect to ADDR:PORT, logged
+                 as {"ev": "connect", "result": "OK" or the errno's name}
+                 when it completes, or "pending" after CONNECT_WAIT s.
 
 It writes {"ev": "ready"} once all sockets listen, and runs until killed (at
 most --lifetime seconds).
@@ -27,6 +30,12 @@ import selectors
 import socket
 import sys
 import time
+
+CONNECT_WAIT = 3.0
+
+
+def errno_name(e):
+    return errno.errorcode.get(e, str(e)) if e else "OK"
 
 
 def main():
@@ -68,6 +77,7 @@ def main():
     payload = bytes(range(256)) * (args.write_bytes // 256 + 1)
     payload = payload[: args.write_bytes]
     pending = {}  # socket -> bytes still to write
+    connecting = {}  # socket -> (port, start time)
     deadline = time.monotonic() + args.lifetime
 
     def close(conn):
@@ -78,11 +88,24 @@ def main():
             pass
         conn.close()
 
+    def connect_done(sock, result):
+        port, t0 = connecting.pop(sock)
+        emit(ev="connect", port=port, result=result,
+             seconds=round(time.monotonic() - t0, 3))
+        sel.unregister(sock)
+        sock.close()
+
     while time.monotonic() < deadline:
-        for key, events in sel.select(timeout=1.0):
+        for sock, (port, t0) in list(connecting.items()):
+            if time.monotonic() - t0 > CONNECT_WAIT:
+                connect_done(sock, "pending")
+        for key, events in sel.select(timeout=0.2):
             sock = key.fileobj
             what, kind, port = key.data
-            if what == "listen":
+            if what == "connecting":
+                connect_done(sock, errno_name(
+                    sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
+            elif what == "listen":
                 try:
                     conn, peer = sock.accept()
                 except OSError:
@@ -101,6 +124,16 @@ def main():
                 except OSError:
                     continue
                 emit(ev="udp", lp=port, rp=peer[1], hex=data.hex())
+                if data.startswith(b"CONNECT "):
+                    _, host, to_port = data.decode().split()
+                    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                    c = socket.socket(family, socket.SOCK_STREAM)
+                    c.setblocking(False)
+                    err = c.connect_ex((host, int(to_port)))
+                    connecting[c] = (int(to_port), time.monotonic())
+                    sel.register(c, selectors.EVENT_WRITE, ("connecting", "out", int(to_port)))
+                    if err not in (0, errno.EINPROGRESS):
+                        connect_done(c, errno_name(err))
             else:
                 info = port
                 if events & selectors.EVENT_WRITE and conn_ok(sock):

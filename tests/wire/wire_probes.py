@@ -19,7 +19,7 @@ import random
 import subprocess
 import time
 
-from scapy.all import (ICMP, IP, TCP, UDP, ICMPv6EchoReply,
+from scapy.all import (ICMP, IP, TCP, UDP, ICMPv6DestUnreach, ICMPv6EchoReply,
                        ICMPv6EchoRequest, ICMPv6PacketTooBig, IPOption_LSRR,
                        IPOption_RR, IPv6, IPv6ExtHdrFragment, Raw, conf,
                        fragment)
@@ -652,6 +652,43 @@ def ack_to_closed_port(t):
         return {"reply": "none"}
     p = got[0][1]
     return {"reply": str(p[TCP].flags), "seq_is_seg_ack": p[TCP].seq == seg_ack}
+
+
+@probe("connect_host_unreachable", linux={"result": "EHOSTUNREACH", "within_1s": True})
+def connect_host_unreachable(t):
+    """The application connects out; a router answers its SYN with ICMP
+    host unreachable (ICMPv6 address unreachable): Linux fails the connect
+    at once with EHOSTUNREACH (tcp_v4_err / tcp_v6_err in SYN-SENT), where
+    waiting out the SYN retransmissions would take 127 s."""
+    port = next(_ports)
+    m = CAP.mark()
+    t.send(t.ip() / UDP(sport=port, dport=wb.UDP_PORT) /
+           Raw(("CONNECT %s %d" % (t.src, port)).encode()))
+    got = CAP.wait(lambda p: (t.ip_of(p) is not None and TCP in p and p[TCP].dport == port
+                              and str(p[TCP].flags) == "S"), 1.5, m)
+    if not got:
+        return {"result": "no SYN"}
+    l3 = bytes(got[0][1][IP] if t.fam == 4 else got[0][1][IPv6])
+    quoted = l3[:(20 if t.fam == 4 else 40) + 20]
+    if t.fam == 4:
+        t.send(t.ip() / ICMP(type=3, code=1) / Raw(quoted))
+    else:
+        t.send(t.ip() / ICMPv6DestUnreach(code=3) / Raw(quoted))
+    e = connect_event(t, port, 4.0)
+    if e is None:
+        return {"result": "no connect event"}
+    return {"result": e["result"], "within_1s": e["seconds"] < 1.0, "_seconds": e["seconds"]}
+
+
+def connect_event(t, port, timeout):
+    """The application's "connect" event for its connect to `port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in BED.app_events(t.name):
+            if e.get("ev") == "connect" and e.get("port") == port:
+                return e
+        time.sleep(0.05)
+    return None
 
 
 @probe("syn_to_closed_port", linux={"reply": "RA seq=0 ack=1"})
