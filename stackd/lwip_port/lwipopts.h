@@ -90,6 +90,10 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_ETHERNET 1
 #define ARP_TABLE_SIZE 64
 #define ARP_QUEUEING 1
+// Linux gives up resolving a neighbour after 3 s (patch 0027) and tells
+// the sender (patch 0026: a local ICMP host unreachable).
+#define ARP_MAXPENDING 3
+#define LWIP_NEIGHBOR_UNREACHABLE_ICMP 1
 // Packets held per neighbour while ARP resolves it (lwIP: 3; Linux about
 // 100): a burst to a new neighbour must not lose all but the last three.
 #define ARP_QUEUE_LEN 100

@@ -31,7 +31,7 @@ import socket
 import sys
 import time
 
-CONNECT_WAIT = 3.0
+CONNECT_WAIT = 8.0
 
 
 def errno_name(e):

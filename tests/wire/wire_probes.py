@@ -691,6 +691,23 @@ def connect_event(t, port, timeout):
     return None
 
 
+@probe("connect_no_neighbour", linux={"result": "EHOSTUNREACH", "after": "1.5s-6s"})
+def connect_no_neighbour(t):
+    """The application connects to an address on its link that nobody has:
+    Linux gives up address resolution after 3 s and fails the connect with
+    EHOSTUNREACH (arp_error_report / ndisc_error_report), where waiting out
+    the SYN retransmissions would take 127 s."""
+    port = next(_ports)
+    nobody = t.src.rsplit(".", 1)[0] + ".99" if t.fam == 4 else t.src.rsplit(":", 1)[0] + ":99"
+    t.send(t.ip() / UDP(sport=port, dport=wb.UDP_PORT) /
+           Raw(("CONNECT %s %d" % (nobody, port)).encode()))
+    e = connect_event(t, port, 9.0)
+    if e is None:
+        return {"result": "no connect event"}
+    return {"result": e["result"], "after": tclass(e["seconds"], (0.5, 1.5, 6)),
+            "_seconds": e["seconds"]}
+
+
 @probe("syn_to_closed_port", linux={"reply": "RA seq=0 ack=1"})
 def syn_to_closed_port(t):
     """A SYN to a port nobody listens on: RST+ACK, SEQ 0, ACK = ISN + 1."""
