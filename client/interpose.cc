@@ -266,23 +266,44 @@ ssize_t SendDatagram(int fd, const DatagramMark& mark, const iovec* iov,
 
 #define INTERPOSE extern "C" __attribute__((visibility("default")))
 
+// Linux's SOCK_MAX: socket types at or above it are EINVAL.
+constexpr int kSockMax = 11;
+
 INTERPOSE int socket(int domain, int type, int protocol) __THROW {
   const int base_type = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if ((domain == AF_INET || domain == AF_INET6) &&
-      ((base_type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
-       (base_type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP)))) {
-    if (const char* path = client::DefaultStack(domain)) {
-      const int saved_errno = errno;
-      int fd = -1;
-      const int error = Guarded([&] {
-        return client::StackSocket(path, domain, type, protocol, &fd);
-      });
-      if (error != 0) return Finish(error, saved_errno);
-      errno = saved_errno;
-      return fd;
-    }
+  const char* path = (domain == AF_INET || domain == AF_INET6) ? client::DefaultStack(domain)
+                                                               : nullptr;
+  if (path == nullptr) return libc::Socket(domain, type, protocol);
+  if ((base_type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
+      (base_type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))) {
+    const int saved_errno = errno;
+    int fd = -1;
+    const int error = Guarded([&] {
+      return client::StackSocket(path, domain, type, protocol, &fd);
+    });
+    if (error != 0) return Finish(error, saved_errno);
+    errno = saved_errno;
+    return fd;
   }
-  return libc::Socket(domain, type, protocol);
+  // Any other socket of these families would be the host's, and the
+  // program would reach the network around its stack. stackd serves no raw
+  // or ICMP echo (ping) sockets yet: refuse them as Linux refuses them to
+  // a program without the privilege (EPERM; EACCES outside
+  // ping_group_range, after which ping tries a raw socket), and other
+  // protocols as Linux refuses one it does not have.
+  if (base_type == SOCK_RAW) {
+    errno = EPERM;
+  } else if (base_type == SOCK_DGRAM &&
+             (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6)) {
+    errno = EACCES;
+  } else if (base_type == SOCK_STREAM || base_type == SOCK_DGRAM) {
+    errno = EPROTONOSUPPORT;
+  } else if (base_type < 0 || base_type >= kSockMax) {
+    errno = EINVAL;
+  } else {
+    errno = ESOCKTNOSUPPORT;  // SOCK_SEQPACKET (SCTP), SOCK_DCCP, ...
+  }
+  return -1;
 }
 
 INTERPOSE int bind(int fd, const sockaddr* addr, socklen_t len) __THROW {

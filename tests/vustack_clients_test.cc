@@ -230,6 +230,30 @@ TEST_F(VustackClientsTest, PythonAsyncioEcho) {
        kernel_->payload_path, kName, std::to_string(kEchoPort)});
 }
 
+// Sockets stackd does not serve do not silently become the host's: a raw or
+// ping socket would let the program (ping, for one) reach the network
+// around its stack. Refused as Linux refuses them without the privilege.
+TEST_F(VustackClientsTest, RawAndPingSocketsDoNotEscapeTheStack) {
+  CommandResult r = OnStack(
+      {kPython, "-c",
+       "import errno, socket\n"
+       "def attempt(*args):\n"
+       "    try:\n"
+       "        socket.socket(*args).close()\n"
+       "        return 'opened'\n"
+       "    except OSError as e:\n"
+       "        return errno.errorcode[e.errno]\n"
+       "S = socket\n"
+       "print(attempt(S.AF_INET, S.SOCK_RAW, S.IPPROTO_ICMP),\n"
+       "      attempt(S.AF_INET6, S.SOCK_RAW, S.IPPROTO_ICMPV6),\n"
+       "      attempt(S.AF_INET, S.SOCK_DGRAM, S.IPPROTO_ICMP),\n"
+       "      attempt(S.AF_INET6, S.SOCK_DGRAM, S.IPPROTO_ICMPV6),\n"
+       "      attempt(S.AF_INET, S.SOCK_DGRAM, S.IPPROTO_UDPLITE),\n"
+       "      attempt(S.AF_INET, S.SOCK_STREAM, 0))\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "EPERM EPERM EACCES EACCES EPROTONOSUPPORT opened\n") << r.err;
+}
+
 TEST_F(VustackClientsTest, NetcatEchoIpv4) {
   ExpectPayload({"sh", "-c",
                  absl::StrCat("exec nc -N ", kKernelIp4, " ", kEchoPort, " < ",
