@@ -6,7 +6,9 @@
 
 #include "lwip/ip.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/raw.h"
+#include "lwip/tcp.h"
 
 namespace stackd {
 namespace {
@@ -59,6 +61,19 @@ void Watch() {
 }
 
 }  // namespace
+
+tcp_pcb* QuotedTcpSender(const IcmpError& e) {
+  for (tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
+    if (pcb->local_port != e.local_port || pcb->remote_port != e.remote_port ||
+        !SameAddress(pcb->local_ip, e.local) || !SameAddress(pcb->remote_ip, e.remote)) {
+      continue;
+    }
+    const uint32_t seq = e.transport_word;
+    const bool sent = TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt);
+    return sent ? pcb : nullptr;
+  }
+  return nullptr;
+}
 
 void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler) {
   (protocol == IP_PROTO_TCP ? handlers().tcp : handlers().udp).push_back(std::move(handler));

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "lwip/tcp.h"
 #include "stackd/lwip_port/icmp_error.h"
 
 namespace stackd {
@@ -27,6 +28,11 @@ using IcmpErrorHandler =
 // first that drops a message ends its round), and starts watching if that
 // has not happened yet (after lwip_init()). Handlers stay for the process.
 void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler);
+
+// The TCP connection that sent the segment `error` quotes, if that
+// segment's sequence number is one the connection sent and the peer has not
+// acknowledged (SND.UNA..SND.NXT, RFC 5927 4.1, as Linux checks); else null.
+tcp_pcb* QuotedTcpSender(const IcmpError& error);
 
 }  // namespace stackd
 

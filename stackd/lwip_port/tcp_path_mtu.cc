@@ -5,7 +5,6 @@
 #include <optional>
 
 #include "lwip/ip.h"
-#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "stackd/lwip_port/icmp_error.h"
 #include "stackd/lwip_port/icmp_watch.h"
@@ -17,20 +16,6 @@ namespace {
 constexpr uint32_t kMinPathMtu4 = 552;
 constexpr uint32_t kMinPathMtu6 = 1280;
 
-// The connection that sent the quoted segment, if its sequence number is
-// one the connection sent and the peer has not acknowledged.
-tcp_pcb* Sender(const IcmpError& e) {
-  for (tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
-    if (pcb->local_port != e.local_port || pcb->remote_port != e.remote_port ||
-        !SameAddress(pcb->local_ip, e.local) || !SameAddress(pcb->remote_ip, e.remote)) {
-      continue;
-    }
-    const uint32_t seq = e.transport_word;
-    const bool sent = TCP_SEQ_GEQ(seq, pcb->lastack) && TCP_SEQ_LEQ(seq, pcb->snd_nxt);
-    return sent ? pcb : nullptr;
-  }
-  return nullptr;
-}
 
 // An ICMP error that quotes a TCP segment. Keeps it for lwIP's own ICMP
 // code (false) except for a "packet too big" that quotes no segment a
@@ -41,7 +26,7 @@ bool OnTcpError(const IcmpError& e, const uint8_t*, size_t) {
   const std::optional<uint32_t> reported = e.PathMtu();
   if (!reported) return false;
   const uint32_t mtu = std::max(*reported, e.v4 ? kMinPathMtu4 : kMinPathMtu6);
-  tcp_pcb* pcb = Sender(e);
+  tcp_pcb* pcb = QuotedTcpSender(e);
   if (pcb == nullptr) return !e.v4;
   tcp_pmtu_update(pcb, static_cast<u16_t>(std::min<uint32_t>(mtu, 0xffff)));
   return false;

@@ -523,28 +523,19 @@ bool TcpSocket::OnIcmpError(const IcmpError& e) {
   if (e.PathMtu()) return false;
   const std::optional<IcmpErrorReport> report = ReportForSocket(e);
   if (!report) return false;
-  for (tcp_pcb* pcb = tcp_active_pcbs; pcb != nullptr; pcb = pcb->next) {
-    if (pcb->local_port != e.local_port || pcb->remote_port != e.remote_port ||
-        !SameAddress(pcb->local_ip, e.local) || !SameAddress(pcb->remote_ip, e.remote)) {
-      continue;
-    }
-    // Only for a segment this connection sent and is still waiting for
-    // (RFC 5927 4.1), and only for a TcpSocket's own pcb (not a mconnect
-    // race's attempt).
-    const uint32_t seq = e.transport_word;
-    if (!TCP_SEQ_GEQ(seq, pcb->lastack) || !TCP_SEQ_LEQ(seq, pcb->snd_nxt) ||
-        pcb->errf != &TcpSocket::OnError || pcb->callback_arg == nullptr) {
-      return false;
-    }
-    auto* self = static_cast<TcpSocket*>(pcb->callback_arg);
-    if (pcb->state == SYN_SENT && self->state_ == State::kConnecting) {
-      Log(2, "socket %llu: tcp, connect failed: ICMP error %u/%u (errno %d)",
-          static_cast<unsigned long long>(self->id_), e.type, e.code, report->error);
-      self->DetachPcb();
-      tcp_abandon(pcb, /*reset=*/0);
-      self->FinishConnect(report->error);
-    }
+  // Only for a segment in flight, and only for a TcpSocket's own pcb (not
+  // a mconnect race's attempt).
+  tcp_pcb* pcb = QuotedTcpSender(e);
+  if (pcb == nullptr || pcb->errf != &TcpSocket::OnError || pcb->callback_arg == nullptr) {
     return false;
+  }
+  auto* self = static_cast<TcpSocket*>(pcb->callback_arg);
+  if (pcb->state == SYN_SENT && self->state_ == State::kConnecting) {
+    Log(2, "socket %llu: tcp, connect failed: ICMP error %u/%u (errno %d)",
+        static_cast<unsigned long long>(self->id_), e.type, e.code, report->error);
+    self->DetachPcb();
+    tcp_abandon(pcb, /*reset=*/0);
+    self->FinishConnect(report->error);
   }
   return false;
 }
