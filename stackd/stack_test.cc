@@ -2010,6 +2010,7 @@ TEST_F(SynCookieTest, SynInEightByteFragmentsIsAnswered) {
 // ECN (RFC 3168, patch 0024) -------------------------------------------------
 
 constexpr uint8_t kTcpEce = 0x40;
+constexpr uint8_t kTcpUrg = 0x20;
 constexpr uint8_t kTcpCwr = 0x80;
 
 // `frame` (an IPv4 frame) with its TOS byte set to `tos`.
@@ -2123,6 +2124,62 @@ TEST_F(SynCookieTest, NoEcnUnlessThePeerAsks) {
   std::vector<Bytes> sent = TakeSent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4)[1] & 3, 0);
+}
+
+// send(MSG_OOB) as Linux sends it (patch 0028): the urgent pointer points
+// after the urgent byte, every segment below it carries URG (the
+// retransmission of earlier data too), Nagle does not hold urgent data,
+// and an ACK of the mark ends urgent mode.
+TEST_F(SynCookieTest, UrgentDataCarriesTheUrgentPointer) {
+  const Bytes syn_ack = Syn(46502, 1000);
+  ASSERT_GE(syn_ack.size(), 20u);
+  const uint32_t iss = Get32(syn_ack, 4);
+  Send(Frame(46502, 1001, iss + 1, kTcpAck));
+  ASSERT_EQ(accepted_.size(), 1u);
+  tcp_pcb* pcb = accepted_[0];
+  TakeSent();
+  auto tcp_of = [](const Bytes& frame) {
+    return ExpectIpv4(ExpectEthernet(frame, kPeerMac, kEtherIpv4), V4("10.42.0.2"),
+                      V4("10.42.0.1"), kProtoTcp);
+  };
+  auto urgp = [](const Bytes& tcp) { return static_cast<uint16_t>(tcp[18] << 8 | tcp[19]); };
+
+  ASSERT_EQ(tcp_write(pcb, "ab", 2, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(tcp_of(sent[0])[13] & kTcpUrg, 0) << "ordinary data";
+
+  // "cd" with "d" urgent, while "ab" is unacknowledged: Nagle would hold it.
+  ASSERT_EQ(tcp_write(pcb, "cd", 2, TCP_WRITE_FLAG_COPY), ERR_OK);
+  tcp_urgent(pcb);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u) << "urgent data is not held by Nagle";
+  Bytes tcp = tcp_of(sent[0]);
+  EXPECT_EQ(Get32(tcp, 4), iss + 3);
+  EXPECT_EQ(tcp[13] & kTcpUrg, kTcpUrg);
+  EXPECT_EQ(urgp(tcp), 2) << "the pointer is after the urgent byte";
+
+  // A retransmission from "ab" is below the mark too.
+  tcp_rexmit_rto(pcb);
+  sent = TakeSent();
+  ASSERT_GE(sent.size(), 1u);
+  tcp = tcp_of(sent[0]);
+  EXPECT_EQ(Get32(tcp, 4), iss + 1);
+  EXPECT_EQ(tcp[13] & kTcpUrg, kTcpUrg);
+  EXPECT_EQ(urgp(tcp), 4);
+
+  // Once the mark is acknowledged, new data is ordinary again.
+  Send(Frame(46502, 1001, iss + 5, kTcpAck));
+  TakeSent();
+  ASSERT_EQ(tcp_write(pcb, "ef", 2, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  tcp = tcp_of(sent[0]);
+  EXPECT_EQ(tcp[13] & kTcpUrg, 0);
+  EXPECT_EQ(urgp(tcp), 0);
 }
 
 TEST_F(StackTest, DropsTcpHeaderLongerThanSegment) {

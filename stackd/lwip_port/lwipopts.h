@@ -176,6 +176,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_TCP_TIMESTAMPS 1
 #define LWIP_TCP_PAWS 1
 #define LWIP_TCP_ECN 1
+#define LWIP_TCP_URGENT_SEND 1
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 1
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0

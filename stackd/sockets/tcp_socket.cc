@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -60,8 +62,9 @@ TcpSocket::TcpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
       pair_(table->io(), pair_fd),
       options_(Protocol::kTcp, family) {
   pair_.non_blocking(true);
-  // A byte the application sends with MSG_OOB comes in the stream, not
-  // lost (stackd sends urgent data as normal data).
+  // A byte the application sends with MSG_OOB stays in the stream, where
+  // SIOCATMARK finds it (PumpFromApp); without SO_OOBINLINE a read that
+  // starts at it would drop it.
   const int one = 1;
   setsockopt(pair_fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one));
   SetTcpUrgentHandler(&TcpSocket::OnUrgent);
@@ -357,18 +360,38 @@ static size_t QueueRoom(const tcp_pcb* pcb) {
   return (TCP_SND_QUEUELEN - queued - kQueueHeadroom - 1) * segment;
 }
 
+// Whether the pair holds a byte the application sent with MSG_OOB (AF_UNIX
+// keeps it in the stream with SO_OOBINLINE and says POLLPRI), and whether
+// it is the next byte to read.
+static bool UrgentQueued(int fd) {
+  pollfd pfd{fd, POLLPRI, 0};
+  return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLPRI) != 0;
+}
+static bool AtUrgentMark(int fd) {
+  int at_mark = 0;
+  return ioctl(fd, SIOCATMARK, &at_mark) == 0 && at_mark != 0;
+}
+
 void TcpSocket::PumpFromApp() {
   if (state_ != State::kConnected) return;
   std::vector<uint8_t>& tx_buffer = TxScratch();
   bool wrote = false;
+  // A read stops before the byte the application sent with MSG_OOB, so the
+  // byte can only start a read: it is read alone and leaves as urgent data,
+  // in the same segment as what came before it (as Linux sends it). One
+  // poll per wake-up says whether such a byte waits; one that comes later
+  // comes with a readiness of its own.
+  const int fd = pair_.native_handle();
+  bool urgent_queued = UrgentQueued(fd);
   while (pcb_ != nullptr && !app_eof_) {
     const size_t space = std::min<size_t>(tcp_sndbuf(pcb_), QueueRoom(pcb_));
     if (space == 0) {
       waiting_for_sndbuf_ = true;
       break;
     }
-    ssize_t n = read(pair_.native_handle(), tx_buffer.data(),
-                     std::min(space, tx_buffer.size()));
+    const bool urgent = urgent_queued && AtUrgentMark(fd);
+    const size_t want = urgent ? 1 : std::min(space, tx_buffer.size());
+    ssize_t n = read(fd, tx_buffer.data(), want);
     if (n > 0) {
       // tcp_sndbuf() and QueueRoom() promised the room, so tcp_write takes
       // it all.
@@ -384,8 +407,18 @@ void TcpSocket::PumpFromApp() {
         }
         off += part;
       }
+      if (urgent) tcp_urgent(pcb_);
       bytes_out_ += static_cast<uint64_t>(n);
       wrote = true;
+      // A short read took all there was (or stopped at an urgent byte that
+      // came after the poll, and so with a readiness of its own): what
+      // comes later wakes us again, and no read is spent on EAGAIN. After
+      // a full read, an urgent byte may be next.
+      if (static_cast<size_t>(n) < want && !urgent_queued) {
+        WatchReadable();
+        break;
+      }
+      urgent_queued = UrgentQueued(fd);
       continue;
     }
     if (n == 0) {
@@ -520,7 +553,7 @@ void TcpSocket::WatchIcmp() {
 bool TcpSocket::OnIcmpError(const IcmpError& e) {
   // "Fragmentation needed" and "packet too big" are path MTU discovery's
   // (tcp_path_mtu.cc); source quench and the rest are ignored, as Linux.
-  if (e.PathMtu()) return false;
+  if (e.RouteMtu()) return false;
   const std::optional<IcmpErrorReport> report = ReportForSocket(e);
   if (!report) return false;
   // Only for a segment in flight, and only for a TcpSocket's own pcb (not

@@ -43,8 +43,6 @@ const Difference kDifferences[] = {
     {"udp_cmsg/so_timestamp/*", "SIOCGSTAMP is not served (the control messages are)"},
     {"udp_cmsg/siocgstamp_none/*", "SIOCGSTAMP is not served: ENOTTY, not ENOENT"},
     // --- What lwIP does not have (yet) --------------------------------------
-    {"tcp_io/urgent/*/stack_lo", "a stack socket sends urgent data as normal data (lwIP sends no URG); received urgent data is out of band as on Linux"},
-    {"tcp_io/oob_none/*", "send(MSG_OOB) on a stack socket: the byte goes as normal data (lwIP sends no URG), so the peer reads it in the stream"},
     {"tcp_connect/to_itself/*", "lwIP has no simultaneous open: a socket cannot connect to itself"},
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 40 ms timer ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},

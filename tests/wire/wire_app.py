@@ -9,7 +9,8 @@ name, "udp" for a datagram). Ports:
 
   --reader PORT  TCP: reads with plain recv() (no SO_OOBINLINE, no MSG_OOB)
                  and logs what it read; closes its end when it has read
-                 b"QUIT" (an active close, for TIME-WAIT probes).
+                 b"QUIT" (an active close, for TIME-WAIT probes); sends
+                 b"uv" with MSG_OOB when it has read b"URGENT".
   --writer PORT  TCP: writes --write-bytes to every accepted connection at
                  once (for the initial window, retransmission and
                  zero-window probes) and then only reads.
@@ -166,6 +167,8 @@ def main():
                         close(sock)
                         continue
                     emit(ev="data", hex=data.hex(), **info)
+                    if kind == "reader" and b"URGENT" in data:
+                        sock.send(b"uv", socket.MSG_OOB)
                     if kind == "reader" and b"QUIT" in data:
                         emit(ev="close", **info)
                         close(sock)

@@ -607,6 +607,21 @@ def urgent_data(t):
     return {"app_read": compact(data)}
 
 
+@probe("urgent_send", linux={"flags": "PAU", "urgptr": 2, "data": "7576"})
+def urgent_send(t):
+    """The application sends b"uv" with MSG_OOB: Linux sends both bytes with
+    URG and the urgent pointer after "v" (the BSD reading, RFC 6093)."""
+    c = established(t)
+    m = CAP.mark()
+    c.send_data(b"URGENT")
+    got = c.replies(m, 2.0, pred=lambda p: len(p[TCP].payload) > 0)
+    c.reset()
+    if not got:
+        return {"reply": "no data"}
+    p = got[0][1][TCP]
+    return {"flags": str(p.flags), "urgptr": p.urgptr, "data": bytes(p.payload).hex()}
+
+
 @probe("time_wait_reuse", linux={"reply": "SA"})
 def time_wait_reuse(t):
     """The target closes first (TIME-WAIT on its side); a new SYN from the
@@ -1023,3 +1038,4 @@ def path_mtu(t):
     if not data:
         return {"resent": "none within 3.5s", "segments": "none"}
     return {"resent": tclass(data[0][0] - t0), "segments": _segment_kind(data, limit)}
+
