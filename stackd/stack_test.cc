@@ -17,12 +17,14 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "lwip/ip_addr.h"
+#include "lwip/nd6.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "stackd/addresses.h"
 #include "stackd/lwip_port/sys_arch.h"
+#include "stackd/lwip_port/tcp_path_mtu.h"
 
 namespace stackd {
 namespace {
@@ -718,6 +720,14 @@ class Ipv6InputTest : public StackTest {
     return TakeSent().size();
   }
 
+  // The peer's Packet Too Big with `mtu`, quoting a packet the stack sent.
+  void TooBig(uint32_t mtu) {
+    Bytes body;
+    Put32(body, mtu);
+    PutBytes(body, Ipv6(stack_ip_, peer_ip_, kProtoIcmp6, 64, Bytes(8, 0)));
+    Send(Icmp6Frame(peer_ip_, 2, 0, body, 64));
+  }
+
   // An ICMPv6 message from the peer, as a frame.
   Bytes Icmp6Frame(const Ip6& src, uint8_t type, uint8_t code, const Bytes& body,
                    uint8_t hop_limit = 255) {
@@ -733,16 +743,50 @@ TEST_F(Ipv6InputTest, PacketTooBigBelowMinimumMtuIsRaisedTo1280) {
   StartAndMeetPeer();
   for (uint32_t mtu : {56u, 48u, 0u}) {
     SCOPED_TRACE(mtu);
-    Bytes body;
-    Put32(body, mtu);
-    // The start of a packet the stack sent to the peer.
-    PutBytes(body, Ipv6(stack_ip_, peer_ip_, kProtoIcmp6, 64, Bytes(8, 0)));
-    Send(Icmp6Frame(peer_ip_, 2, 0, body, 64));
+    TooBig(mtu);
     // 1000 bytes fit in 1280: one reply, not fragments.
     EXPECT_EQ(Ping(2, 1000), 1u);
   }
   // 1280 is still honoured: a larger reply is fragmented.
   EXPECT_EQ(Ping(3, 1400), 2u);
+}
+
+// Patch 0030: a Packet Too Big never raises the path MTU (RFC 8201 4),
+// nor past the link's MTU.
+TEST_F(Ipv6InputTest, PacketTooBigNeverRaisesThePathMtu) {
+  StartAndMeetPeer();
+  TooBig(1300);
+  EXPECT_EQ(Ping(2, 1400), 2u) << "fragmented at 1300";
+  TooBig(1500);
+  EXPECT_EQ(Ping(3, 1400), 2u) << "a higher MTU is ignored";
+  TooBig(9000);
+  EXPECT_EQ(Ping(4, 1400), 2u);
+  TooBig(1280);
+  EXPECT_EQ(Ping(5, 1250), 2u) << "a lower one is taken";
+}
+
+// Patch 0029: a learned path MTU stands for 10 minutes (Linux's
+// mtu_expires), then the link's MTU is used again.
+TEST_F(Ipv6InputTest, LearnedPathMtuExpiresAfterTenMinutes) {
+  StartAndMeetPeer();
+  TooBig(1280);
+  ip6_addr_t peer;
+  std::memcpy(&peer.addr, peer_ip_.data(), 16);
+  ip6_addr_clear_zone(&peer);
+  netif* nif = netif_list;
+  while (nif != nullptr && nif->name[0] == 'l' && nif->name[1] == 'o') nif = nif->next;
+  ASSERT_NE(nif, nullptr);
+  EXPECT_EQ(nd6_get_destination_mtu(&peer, nif), 1280);
+  auto advance_s = [&](int seconds) {
+    for (int i = 0; i < seconds; ++i) {
+      fake_now_ms += 1000;
+      stack_->Poll();
+    }
+  };
+  advance_s(kPathMtuLifetimeSeconds - 2);
+  EXPECT_EQ(nd6_get_destination_mtu(&peer, nif), 1280);
+  advance_s(3);
+  EXPECT_EQ(nd6_get_destination_mtu(&peer, nif), 1500);
 }
 
 // An IPv6 fragment of the peer's datagram `id`.
@@ -2124,6 +2168,65 @@ TEST_F(SynCookieTest, NoEcnUnlessThePeerAsks) {
   std::vector<Bytes> sent = TakeSent();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(ExpectEthernet(sent[0], kPeerMac, kEtherIpv4)[1] & 3, 0);
+}
+
+// An IPv4 path MTU learned from "fragmentation needed" for a connection is
+// kept for the destination (tcp_path_mtu.cc, patch 0031): a later
+// connection starts with segments that fit; after 10 minutes it is gone.
+TEST_F(SynCookieTest, Ip4PathMtuIsKeptForTheDestinationForTenMinutes) {
+  auto establish = [&](uint16_t sport) -> tcp_pcb* {
+    const Bytes syn_ack = Syn(sport, 1000);
+    if (syn_ack.size() < 8) return nullptr;
+    Send(Frame(sport, 1001, Get32(syn_ack, 4) + 1, kTcpAck));
+    if (accepted_.empty()) return nullptr;
+    tcp_pcb* pcb = accepted_.back();
+    tcp_backlog_accepted(pcb);
+    TakeSent();
+    return pcb;
+  };
+  ip4_addr_t peer;
+  IP4_ADDR(&peer, 10, 42, 0, 1);
+  tcp_pcb* first = establish(46600);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->mss, 1460);
+  EXPECT_EQ(LearnedIp4PathMtu(peer), 0);
+
+  const std::string full(1460, 'x');
+  ASSERT_EQ(tcp_write(first, full.data(), full.size(), TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(first), ERR_OK);
+  std::vector<Bytes> sent = TakeSent();
+  ASSERT_EQ(sent.size(), 1u);
+  const Bytes ip = ExpectEthernet(sent[0], kPeerMac, kEtherIpv4);
+  Bytes icmp;
+  Put8(icmp, 3);  // Destination unreachable,
+  Put8(icmp, 4);  // fragmentation needed.
+  Put16(icmp, 0);
+  Put16(icmp, 0);
+  Put16(icmp, 1200);  // Next-hop MTU.
+  PutBytes(icmp, Slice(ip, 0, kIp4Header + 8));
+  FillChecksum(icmp, 2);
+  Send(Ethernet(kStackMac, kPeerMac, kEtherIpv4,
+                Ipv4(V4("10.42.0.1"), V4("10.42.0.2"), kProtoIcmp, icmp)));
+  EXPECT_EQ(first->mss, 1160);
+  EXPECT_EQ(LearnedIp4PathMtu(peer), 1200);
+  TakeSent();
+
+  tcp_pcb* second = establish(46601);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->mss, 1160) << "a new connection starts with what fits";
+
+  for (tcp_pcb* pcb : accepted_) tcp_abort(pcb);
+  accepted_.clear();
+  for (uint32_t i = 0; i < kPathMtuLifetimeSeconds; ++i) {
+    fake_now_ms += 1000;
+    stack_->Poll();
+  }
+  EXPECT_EQ(LearnedIp4PathMtu(peer), 0) << "expired";
+  TakeSent();
+  LearnPeerIpv4();  // The ARP entry aged out too.
+  tcp_pcb* third = establish(46602);
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->mss, 1460);
 }
 
 // send(MSG_OOB) as Linux sends it (patch 0028): the urgent pointer points

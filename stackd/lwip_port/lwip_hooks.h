@@ -69,6 +69,10 @@ void stackd_netif_loop_queued(struct netif* netif);
 // reports its urgent pointer (tcp_urgent.h).
 int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 
+// The path MTU learned for an IPv4 destination, or 0 (lwIP patch 0031;
+// tcp_path_mtu.cc): lwIP keeps IPv4 path MTUs nowhere.
+uint16_t stackd_ip4_path_mtu(const struct ip4_addr* dest, struct netif* netif);
+
 #ifdef __cplusplus
 }
 #endif
@@ -83,6 +87,7 @@ int8_t stackd_tcp_inpacket(struct tcp_pcb* pcb, struct tcp_hdr* hdr);
 #define LWIP_HOOK_TCP_PORT_OFFSET(local_ip, remote_ip, remote_port) \
   stackd_tcp_port_offset(local_ip, remote_ip, remote_port)
 #define LWIP_HOOK_IP4_INPUT(p, inp) stackd_ip4_input(p, inp)
+#define LWIP_HOOK_IP4_PATH_MTU(dest, netif) stackd_ip4_path_mtu(dest, netif)
 #define LWIP_HOOK_IP4_OUTPUT_ID(p, ip_hlen, src, dest, proto) \
   stackd_ip4_id(p, ip_hlen, src, dest, proto)
 #define LWIP_HOOK_NETIF_LOOP_QUEUED(netif) stackd_netif_loop_queued(netif)

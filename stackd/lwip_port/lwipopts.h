@@ -142,6 +142,7 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
 #define LWIP_ND6_NUM_NEIGHBORS 64
 #define LWIP_ND6_NUM_DESTINATIONS 64
+#define LWIP_ND6_PATH_MTU_LIFETIME 600  // stackd::kPathMtuLifetimeSeconds
 #define LWIP_ND6_NUM_PREFIXES 8
 #define LWIP_ND6_NUM_ROUTERS 4
 #define LWIP_ND6_QUEUEING 1

@@ -5,15 +5,28 @@
 // sent again at once (lwIP patch 0012, tcp_pmtu_update). As on Linux, a
 // reported MTU below 552 (IPv4) or 1280 (IPv6) counts as that floor.
 //
-// lwIP's destination cache keeps an IPv6 path's MTU for later connections;
-// IPv4 has no such cache in lwIP, so a later IPv4 connection learns the
-// path's MTU again from its first full-sized segment.
+// The path MTU is kept per destination for later connections, for 10
+// minutes from the last time it fell (Linux's mtu_expires), and IP_MTU and
+// IPV6_MTU report it: for IPv6 in lwIP's destination cache (patches 0029,
+// 0030), for IPv4 in a table of stackd's (lwIP has none; patch 0031 lets
+// TCP size its segments from it).
 //
 // Thread: the stack thread.
 #ifndef STACKD_LWIP_PORT_TCP_PATH_MTU_H_
 #define STACKD_LWIP_PORT_TCP_PATH_MTU_H_
 
+#include <cstdint>
+
+struct ip4_addr;
+
 namespace stackd {
+
+// How long a learned path MTU stands: Linux's net.ipv4.route.mtu_expires
+// and net.ipv6.route.mtu_expires.
+constexpr uint32_t kPathMtuLifetimeSeconds = 600;
+
+// The path MTU learned for an IPv4 destination, or 0 if none is known.
+uint16_t LearnedIp4PathMtu(const ip4_addr& destination);
 
 // Starts watching ICMP and ICMPv6 for path MTU errors (idempotent; after
 // lwip_init()).

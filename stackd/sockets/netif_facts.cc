@@ -1,7 +1,9 @@
 #include "stackd/sockets/netif_facts.h"
 
 #include "lwip/ip.h"
+#include "lwip/nd6.h"
 #include "lwip/netif.h"
+#include "stackd/lwip_port/tcp_path_mtu.h"
 
 namespace stackd {
 
@@ -17,13 +19,16 @@ bool IsLocalAddress(const ip_addr_t& ip) {
   return false;
 }
 
-int RouteMtu(const ip_addr_t& local, const ip_addr_t& remote) {
+int PathMtu(const ip_addr_t& local, const ip_addr_t& remote) {
   netif* n = ip_route(&local, &remote);
   if (n == nullptr) return 0;
   // lwIP's loopback (lo0) carries 65535 bytes (stack.cc); Linux's lo says
   // 65536.
   const bool loopback = n->name[0] == 'l' && n->name[1] == 'o';
-  return loopback || n->mtu == 0 ? 65536 : n->mtu;
+  if (loopback || n->mtu == 0) return 65536;
+  if (IP_IS_V6(&remote)) return nd6_get_destination_mtu(ip_2_ip6(&remote), n);
+  const uint16_t learned = LearnedIp4PathMtu(*ip_2_ip4(&remote));
+  return learned != 0 && learned < n->mtu ? learned : n->mtu;
 }
 
 }  // namespace stackd

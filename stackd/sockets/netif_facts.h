@@ -12,10 +12,11 @@ namespace stackd {
 // accepts without IP_FREEBIND.
 bool IsLocalAddress(const ip_addr_t& ip);
 
-// The MTU of the route from `local` to `remote`, as Linux's IP_MTU and
-// IPV6_MTU report it (the loopback says 65536, as Linux's lo); 0 if there
-// is no route.
-int RouteMtu(const ip_addr_t& local, const ip_addr_t& remote);
+// The MTU of the path from `local` to `remote`, as Linux's IP_MTU and
+// IPV6_MTU report it: the route's, or lower if the path MTU learned for
+// `remote` is (tcp_path_mtu.h); the loopback says 65536, as Linux's lo; 0
+// if there is no route.
+int PathMtu(const ip_addr_t& local, const ip_addr_t& remote);
 
 }  // namespace stackd
 

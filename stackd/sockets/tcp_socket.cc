@@ -553,7 +553,7 @@ void TcpSocket::WatchIcmp() {
 bool TcpSocket::OnIcmpError(const IcmpError& e) {
   // "Fragmentation needed" and "packet too big" are path MTU discovery's
   // (tcp_path_mtu.cc); source quench and the rest are ignored, as Linux.
-  if (e.RouteMtu()) return false;
+  if (e.PathMtu()) return false;
   const std::optional<IcmpErrorReport> report = ReportForSocket(e);
   if (!report) return false;
   // Only for a segment in flight, and only for a TcpSocket's own pcb (not
@@ -1282,7 +1282,7 @@ int TcpSocket::GetOpt(int level, int name, OptValue* value) {
   if ((level == IPPROTO_IP && name == IP_MTU) ||
       (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
     if (!connected) return ENOTCONN;
-    const int mtu = RouteMtu(pcb_->local_ip, pcb_->remote_ip);
+    const int mtu = PathMtu(pcb_->local_ip, pcb_->remote_ip);
     if (mtu == 0) return ENOTCONN;
     return set(mtu);
   }

@@ -958,7 +958,7 @@ int UdpSocket::GetOpt(int level, int name, OptValue* value) {
   if ((level == IPPROTO_IP && name == IP_MTU) ||
       (level == IPPROTO_IPV6 && name == IPV6_MTU && family_ == AF_INET6)) {
     if (!connected_ || pcb_ == nullptr) return ENOTCONN;
-    const int mtu = RouteMtu(pcb_->local_ip, pcb_->remote_ip);
+    const int mtu = PathMtu(pcb_->local_ip, pcb_->remote_ip);
     if (mtu == 0) return ENOTCONN;
     return set(mtu);
   }

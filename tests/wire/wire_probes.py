@@ -1039,3 +1039,21 @@ def path_mtu(t):
         return {"resent": "none within 3.5s", "segments": "none"}
     return {"resent": tclass(data[0][0] - t0), "segments": _segment_kind(data, limit)}
 
+
+# After path_mtu, which taught the target the path MTU for the prober.
+@probe("path_mtu_remembered", linux={"first_segment": "fit 1280"})
+def path_mtu_remembered(t):
+    """A new connection after path_mtu: Linux keeps the learnt path MTU per
+    destination (10 minutes, mtu_expires) and sends its first data in
+    segments that fit, with no ICMP error needed; its SYN-ACK advertises
+    an MSS that fits too."""
+    c, first = _writer_connection(t)
+    if first is None:
+        return {"first_segment": "no data"}
+    c.snd_nxt = c.iss + 1
+    c.reset()
+    mss = dict((k, v) for k, v in c.synack[TCP].options).get("MSS")
+    limit = 1280 - (40 if t.fam == 4 else 60)
+    size = first.gso_size or len(first[TCP].payload)
+    return {"first_segment": "fit 1280" if size <= limit else "too big (%d)" % size,
+            "syn_ack_mss": mss}
