@@ -1903,6 +1903,89 @@ TEST_F(TcpTimerTest, SynRetransmissionsBackOffAsLinux) {
   if (!failed) tcp_abort(pcb);
 }
 
+// Data that is never acknowledged: retransmitted 15 times (tcp_retries2)
+// with the RTO doubling up to 120 s, and the connection given up one RTO
+// after the last, without a RST, as Linux (patch 0032): about 15 minutes
+// from a 200 ms RTO, where lwIP gave up after about 3.
+TEST_F(TcpTimerTest, DataRetransmissionsBackOffTo120sAndGiveUpAsLinux) {
+  tcp_pcb* pcb = Establish(46103, 0, 65535);
+  ASSERT_NE(pcb, nullptr);
+  static bool failed;
+  failed = false;
+  tcp_err(pcb, [](void*, err_t) { failed = true; });
+  ASSERT_EQ(tcp_write(pcb, "x", 1, TCP_WRITE_FLAG_COPY), ERR_OK);
+  ASSERT_EQ(tcp_output(pcb), ERR_OK);
+  ASSERT_EQ(TakeSent().size(), 1u);
+  std::vector<uint32_t> sent_ms;
+  uint32_t failed_ms = 0;
+  size_t rsts = 0;
+  for (uint32_t ms = 10; ms <= 1'500'000 && failed_ms == 0; ms += 10) {
+    Advance(10);
+    std::vector<Bytes> frames = TakeSent();
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (Get16(frames[i], 12) != kEtherIpv4) {
+        // The stack asks for the peer (its ARP entry aged out): the peer
+        // asks back, which teaches the stack again and lets the queued
+        // segment go. The stack's answer is not asked back.
+        if (Get16(frames[i], 12) != kEtherArp || Get16(frames[i], 20) != 1) continue;
+        Send(ArpRequestFrame(V4("10.42.0.1"), V4("10.42.0.2")));
+        for (Bytes& more : TakeSent()) frames.push_back(std::move(more));
+        continue;
+      }
+      Bytes tcp = ExpectIpv4(ExpectEthernet(frames[i], kPeerMac, kEtherIpv4),
+                             V4("10.42.0.2"), V4("10.42.0.1"), kProtoTcp);
+      if (tcp.size() < 20 || Get16(tcp, 2) != 46103) continue;
+      if (tcp[13] & kTcpRst) {
+        ++rsts;
+      } else {
+        sent_ms.push_back(ms);
+      }
+    }
+    if (failed) failed_ms = ms;
+  }
+  if (failed) accepted_.clear();  // lwIP freed it.
+  ASSERT_EQ(sent_ms.size(), 15u) << "retransmissions";
+  const double rto = sent_ms[0];
+  EXPECT_GE(rto, 160);
+  EXPECT_LE(rto, 250);
+  double expected = 0, interval = rto;
+  for (size_t i = 0; i < sent_ms.size(); ++i) {
+    expected += interval;
+    EXPECT_NEAR(sent_ms[i], expected, 50 + expected / 100) << "retransmission " << i + 1;
+    interval = std::min(interval * 2, 120'000.0);
+  }
+  EXPECT_NEAR(failed_ms, expected + interval, 50 + expected / 100) << "given up one RTO later";
+  EXPECT_EQ(rsts, 0u) << "Linux sends no RST when it gives up";
+}
+
+// A SYN whose SYN-ACK is never acknowledged: 5 retransmissions
+// (tcp_synack_retries) at 1, 3, 7, 15 and 31 s, and the half-open
+// connection dropped at 63 s, as Linux (patch 0033).
+TEST_F(TcpTimerTest, SynAckRetransmissionsStopAfterFiveAsLinux) {
+  ASSERT_FALSE(Syn(46104, 1000).empty());
+  auto half_open = [] {
+    for (tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next) {
+      if (p->state == SYN_RCVD && p->remote_port == 46104) return true;
+    }
+    return false;
+  };
+  std::vector<uint32_t> synack_ms;
+  uint32_t dropped_ms = 0;
+  for (uint32_t ms = 10; ms <= 90'000 && dropped_ms == 0; ms += 10) {
+    Advance(10);
+    for (const Bytes& frame : TakeSent()) {
+      if (Get16(frame, 12) == kEtherIpv4) synack_ms.push_back(ms);
+    }
+    if (!half_open()) dropped_ms = ms;
+  }
+  const std::vector<uint32_t> linux_ms = {1000, 3000, 7000, 15000, 31000};
+  ASSERT_EQ(synack_ms.size(), linux_ms.size()) << testing::PrintToString(synack_ms) << " dropped " << dropped_ms;
+  for (size_t i = 0; i < linux_ms.size(); ++i) {
+    EXPECT_NEAR(synack_ms[i], linux_ms[i], 100) << "retransmission " << i + 1;
+  }
+  EXPECT_NEAR(dropped_ms, 63'000, 200) << "when the half-open connection goes";
+}
+
 // The stack closed first, so its side is in TIME-WAIT. A SYN from the same
 // port above everything received reopens the connection, with an ISN above
 // every sequence number of the old one (RFC 6191, Linux: SND.NXT + 65537;

@@ -44,7 +44,10 @@
 //   (patch 0016), RTO = SRTT + max(4 * RTTVAR, 200 ms) as Linux's
 //   TCP_RTO_MIN (patch 0017), and zero-window probes one RTO after the
 //   window closed, doubling up to 120 s (patch 0018); SYNs backed off as
-//   data, so a connect to a silent host fails after 127 s (patch 0019).
+//   data, so a connect to a silent host fails after 127 s (patch 0019);
+//   the RTO doubles up to 120 s (patch 0032) and data is retransmitted 15
+//   times (tcp_retries2; about 15 minutes from a 200 ms RTO), a SYN-ACK 5
+//   times (tcp_synack_retries, dropped at 63 s; patch 0033).
 // - A SYN above what a TIME-WAIT connection received reopens it (RFC 6191,
 //   patch 0020), as Linux.
 // - TCP timestamps (RFC 7323) as Linux: offered in every SYN, used when the
@@ -189,6 +192,10 @@ unsigned int stackd_lwip_rand(void);
 #define LWIP_TCP_RTO_MIN 200
 #define LWIP_TCP_PERSIST_FROM_RTO 1
 #define LWIP_TCP_SYN_BACKOFF 1
+#define LWIP_TCP_RTO_MAX 120000  // Linux's TCP_RTO_MAX
+#define TCP_MAXRTX 15            // tcp_retries2
+#define TCP_SYNACKMAXRTX 5       // tcp_synack_retries
+#define TCP_SYN_RCVD_TIMEOUT 75000  // past the 63 s the SYN-ACKs take
 #define TCP_TIMEWAIT_REOPEN 1
 // Ephemeral ports as Linux's net.ipv4.ip_local_port_range (32768 60999);
 // lwIP's END is the first port past the range.
