@@ -330,7 +330,10 @@ void TcpSocket::FlushToApp() {
 
 err_t TcpSocket::OnSent(void* arg, tcp_pcb*, u16_t len) {
   auto* self = static_cast<TcpSocket*>(arg);
-  if (self != nullptr) self->bytes_acked_ += len;
+  if (self != nullptr) {
+    self->bytes_acked_ += len;
+    self->soft_error_ = 0;  // Something got through (Linux's tcp_ack).
+  }
   if (self != nullptr && self->waiting_for_sndbuf_) {
     self->waiting_for_sndbuf_ = false;
     self->PumpFromApp();
@@ -516,7 +519,7 @@ void TcpSocket::CheckUserTimeout() {
     tcp_pcb* pcb = pcb_;
     DetachPcb();
     tcp_abandon(pcb, /*reset=*/0);
-    Fail(ETIMEDOUT);
+    Fail(TimeoutError(ETIMEDOUT));
     return;
   }
   WatchUserTimeout();
@@ -537,8 +540,14 @@ void TcpSocket::OnError(void* arg, err_t err) {
     // EPIPE, not ECONNRESET.
     self->Fail(EPIPE);
   } else {
-    self->Fail(LwipErrToErrno(err));
+    self->Fail(self->TimeoutError(LwipErrToErrno(err)));
   }
+}
+
+// Linux's tcp_write_err: a connection that times out reports the ICMP
+// error it last got (sk_err_soft), if any, rather than ETIMEDOUT.
+int TcpSocket::TimeoutError(int error) const {
+  return error == ETIMEDOUT && soft_error_ != 0 ? soft_error_ : error;
 }
 
 void TcpSocket::WatchIcmp() {
@@ -563,6 +572,12 @@ bool TcpSocket::OnIcmpError(const IcmpError& e) {
     return false;
   }
   auto* self = static_cast<TcpSocket*>(pcb->callback_arg);
+  if (self->state_ == State::kConnected) {
+    // An established connection lives on (RFC 1122 4.2.3.9: a soft error
+    // for TCP), as on Linux without IP_RECVERR.
+    self->soft_error_ = report->error;
+    return false;
+  }
   if (pcb->state == SYN_SENT && self->state_ == State::kConnecting) {
     Log(2, "socket %llu: tcp, connect failed: ICMP error %u/%u (errno %d)",
         static_cast<unsigned long long>(self->id_), e.type, e.code, report->error);

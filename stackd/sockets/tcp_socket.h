@@ -146,9 +146,11 @@ class TcpSocket : public Socket,
   void HoldCorked();
   // TCP_USER_TIMEOUT on a connected socket: watches that what was sent is
   // acknowledged; data unacknowledged (or unsendable into a zero window)
-  // for longer ends the connection with ETIMEDOUT, as Linux does.
+  // for longer ends the connection with ETIMEDOUT (or the ICMP error it
+  // last got: TimeoutError), as Linux does.
   void WatchUserTimeout();
   void CheckUserTimeout();
+  int TimeoutError(int error) const;
   // What connect() or mconnect() answers in the socket's state without
   // starting an attempt (0, EALREADY, EISCONN, the failed attempt's
   // error), or kConnectGoesOn on an unconnected socket.
@@ -273,6 +275,10 @@ class TcpSocket : public Socket,
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   uint64_t bytes_acked_ = 0;  // TCP_INFO's tcpi_bytes_acked
+  // The errno of the last ICMP error for the established connection
+  // (Linux's sk_err_soft): reported instead of ETIMEDOUT if it times out,
+  // forgotten when the peer acknowledges data.
+  int soft_error_ = 0;
 };
 
 }  // namespace stackd

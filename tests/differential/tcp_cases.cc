@@ -908,6 +908,36 @@ void AddUserTimeoutCases(std::vector<Case>& cases) {
                      r.Add("recv", RecvText(c.mine, 4, MSG_DONTWAIT));
                      r.Add("send", SendText(c.mine, "x"));
                    }});
+  // The peer's host is gone and a router says so ("host unreachable" for
+  // every segment): Linux keeps the connection (a soft error, RFC 1122
+  // 4.2.3.9) until it times out, and then reports that error, not
+  // ETIMEDOUT (tcp_write_err: sk_err_soft). The kernel peer's namespace
+  // answers with the ICMP, so the case runs across the TAP only.
+  {
+    Case c{"tcp_user_timeout/soft_icmp_error", kAllIps, true,
+           [](World& w, Ip ip, Record& r) {
+             Connection c = Connect(w, ip);
+             if (c.mine < 0) return r.Add("connect", "failed");
+             sockaddr_storage peer{};
+             socklen_t len = sizeof(peer);
+             getpeername(c.mine, reinterpret_cast<sockaddr*>(&peer), &len);
+             const uint16_t port = ntohs(peer.ss_family == AF_INET
+                                             ? reinterpret_cast<sockaddr_in*>(&peer)->sin_port
+                                             : reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
+             if (!w.RejectTcpToPort(port)) return r.Add("nft", "failed");
+             const int ms = 1000;
+             r.Ret("set", setsockopt(c.mine, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)));
+             r.Add("send", SendText(c.mine, "lost"));
+             absl::SleepFor(Milliseconds(300));
+             r.Add("while retrying", PollNow(c.mine, absl::ZeroDuration()) == "OUT" ? "writable" : "other");
+             const std::string bits = PollBits(c.mine, POLLIN, Seconds(5), absl::ZeroDuration());
+             r.Add("readable", bits == "none" ? "no" : "yes");
+             r.Add("recv", RecvText(c.mine, 4, MSG_DONTWAIT));
+             r.Add("recv again", RecvText(c.mine, 4, MSG_DONTWAIT));
+           }};
+    c.kernel_peer = true;
+    cases.push_back(std::move(c));
+  }
   cases.push_back({"tcp_user_timeout/acked_lives_on", kAllIps, true,
                    [](World& w, Ip ip, Record& r) {
                      Connection c = Connect(w, ip);

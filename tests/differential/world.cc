@@ -43,6 +43,19 @@ World::World(WorldKind kind, const testbed::Testbed& bed)
 
 World::~World() {
   for (int fd : fds_) close(fd);
+  for (const std::string& table : nft_tables_) {
+    bed_.Run(absl::StrCat("nft delete table inet ", table));
+  }
+}
+
+bool World::RejectTcpToPort(uint16_t port) {
+  const std::string table = absl::StrCat("difftest_reject_", port);
+  const testbed::CommandResult made = bed_.Run(absl::StrCat(
+      "nft add table inet ", table, " && nft add chain inet ", table,
+      " input '{ type filter hook input priority 0; }' && nft add rule inet ", table,
+      " input tcp dport ", port, " reject with icmpx type host-unreachable"));
+  nft_tables_.push_back(table);
+  return made.exit_code == 0;
 }
 
 int World::Domain(Ip ip) { return ip == Ip::kV4 ? AF_INET : AF_INET6; }

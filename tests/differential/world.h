@@ -76,6 +76,12 @@ class World {
   // The wildcard address of Domain(ip).
   SockAddr Any(Ip ip, uint16_t port = 0) const;
 
+  // Makes the kernel in the test bed's namespace answer every TCP segment
+  // that arrives for `port` with ICMP "host unreachable" (ICMPv6 "address
+  // unreachable"), as a router to a host gone would: an nftables rule,
+  // removed when the world ends. False if nft failed.
+  bool RejectTcpToPort(uint16_t port);
+
   // An address as a record shows it: "in4/host:P", "mapped-in6/any:0",
   // "none" (an empty or AF_UNSPEC name). "host" is the local or the peer
   // address, which are one on loopback.
@@ -94,6 +100,7 @@ class World {
   WorldKind kind_;
   const testbed::Testbed& bed_;
   std::vector<int> fds_;
+  std::vector<std::string> nft_tables_;
 };
 
 // What one case observed, a line per observation.
