@@ -48,8 +48,10 @@
 //   the RTO doubles up to 120 s (patch 0032) and data is retransmitted 15
 //   times (tcp_retries2; about 15 minutes from a 200 ms RTO), a SYN-ACK 5
 //   times (tcp_synack_retries, dropped at 63 s; patch 0033).
-// - A SYN above what a TIME-WAIT connection received reopens it (RFC 6191,
-//   patch 0020), as Linux.
+// - A SYN above what a TIME-WAIT connection received, or with a newer
+//   timestamp, reopens it (RFC 6191, patches 0020 and 0034); one with an
+//   older timestamp is refused by PAWS; a SYN that does not reopen it gets
+//   an ACK, as Linux.
 // - TCP timestamps (RFC 7323) as Linux: offered in every SYN, used when the
 //   peer agrees, the clock in ms plus an offset keyed per address pair
 //   (patch 0021), and PAWS (patch 0022).

@@ -652,6 +652,75 @@ def time_wait_reuse(t):
     return {"reply": str(p[TCP].flags).replace("P", "")}
 
 
+def _in_time_wait(t, tsval=None):
+    """A connection to the reader that the target closed first, so that it
+    is in TIME-WAIT on the target's side; with timestamps (the peer's SYN
+    carrying `tsval`, its later segments none) if `tsval` is given. None
+    if the target sent no FIN."""
+    c = Conn(t, wb.READER_PORT)
+    options = [("MSS", t.mss), ("SAckOK", b"")]
+    if tsval is not None:
+        options.append(("Timestamp", (tsval, 0)))
+    c.open(options=options + [("NOP", None), ("WScale", 7)])
+    deadline = time.monotonic() + APP_WAIT
+    while time.monotonic() < deadline and not any(
+            e.get("ev") == "accept" and e.get("rp") == c.sport
+            for e in BED.app_events(t.name)):
+        CAP.pump(0.01)
+    m = CAP.mark()
+    c.send_data(b"QUIT")
+    got = c.replies(m, 2.0, pred=lambda p: "F" in str(p[TCP].flags))
+    if not got:
+        c.reset()
+        return None
+    c.rcv_nxt = (got[0][1][TCP].seq + len(got[0][1][TCP].payload) + 1) % 2**32
+    m = CAP.mark()
+    c.seg("FA")
+    c.snd_nxt += 1
+    c.replies(m, 1.0, pred=lambda p: p[TCP].ack == c.snd_nxt % 2**32)
+    time.sleep(0.05)
+    return c
+
+
+def _syn_to_time_wait(t, c, seq, tsval=None):
+    """The flags of the target's answer to a SYN from `c`'s port with `seq`
+    (and a timestamp `tsval`), "none" if none came in 1.5 s."""
+    c2 = Conn(t, sport=c.sport)
+    c2.iss = seq % 2**32
+    c2.snd_nxt = c2.iss
+    options = [("MSS", t.mss)]
+    if tsval is not None:
+        options.append(("Timestamp", (tsval, 0)))
+    _, p, _ = c2.syn(options=options)
+    if p is None:
+        return "none"
+    flags = str(p[TCP].flags)
+    if flags == "SA":
+        c2.snd_nxt = c2.iss + 1
+        c2.reset()
+    return flags.replace("P", "")
+
+
+@probe("time_wait_syn_rules",
+       linux={"old_syn": "A", "newer_timestamp": "SA", "older_timestamp": "A"})
+def time_wait_syn_rules(t):
+    """SYNs to a connection in TIME-WAIT on the target's side that do not
+    reopen it by sequence number alone (RFC 6191): an old one (its sequence
+    number below what the target received) is answered with an ACK; with
+    timestamps, a newer TSval reopens whatever the sequence number, and an
+    older one is refused by PAWS (an ACK) whatever the sequence number."""
+    out = {}
+    c = _in_time_wait(t)
+    out["old_syn"] = _syn_to_time_wait(t, c, c.snd_nxt - 1000) if c else "no TIME-WAIT"
+    c = _in_time_wait(t, tsval=100000)
+    out["newer_timestamp"] = (_syn_to_time_wait(t, c, c.snd_nxt - 100000, tsval=200000)
+                              if c else "no TIME-WAIT")
+    c = _in_time_wait(t, tsval=100000)
+    out["older_timestamp"] = (_syn_to_time_wait(t, c, c.snd_nxt + 100000, tsval=50000)
+                              if c else "no TIME-WAIT")
+    return out
+
+
 # ------------------------------------------------------------ closed ports
 
 @probe("ack_to_closed_port", linux={"reply": "R", "seq_is_seg_ack": True})
