@@ -7,19 +7,23 @@
 // The data calls (read, recv*, write, send*, readv, writev, sendmmsg,
 // recvmmsg, ioctl FIONREAD) first ask whether the fd is a stack UDP
 // socket, whose datagrams carry a header: one getsockopt(SO_RCVLOWAT)
-// system call on every call, whatever the fd (stack_datagram.h; nothing is
-// cached, so fork, dup and fd passing need no care). On a TCP stack socket
+// system call the first time for each fd number (fd_cache.h: remembered
+// for fds that are not, until close, dup2 and the rest change the number's
+// meaning), and on every call on a stack UDP socket. On a TCP stack socket
 // the kernel moves the bytes; read, recv and friends are then only looked
 // at when they return 0, to turn the end of a stream that a reset or
 // timeout closed into the error Linux reports.
 //
-// Not interposed, because the kernel answers them on the real fd: close,
-// dup, fcntl, ioctl (but FIONREAD on a UDP socket), poll, select, epoll.
+// close, dup, dup2, dup3, fcntl, closefrom and close_range go to libc; the
+// library only forgets what it knew of the numbers they touch. Not
+// interposed, because the kernel answers them on the real fd: ioctl (but
+// FIONREAD on a UDP socket), poll, select, epoll.
 
 // The fortified variants must not be inline wrappers here: this file
 // defines the names themselves.
 #undef _FORTIFY_SOURCE
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +39,7 @@
 #include <new>
 
 #include "client/defaults.h"
+#include "client/fd_cache.h"
 #include "client/libc.h"
 #include "client/msocket.h"
 #include "client/stack_datagram.h"
@@ -162,6 +167,21 @@ int AcceptOnStack(int fd, const StackName& stack, sockaddr* addr,
   if (error != 0) return Finish(error, saved_errno);
   errno = saved_errno;
   return new_fd;
+}
+
+// The fd numbers that SCM_RIGHTS brought in `msg` may now be stack sockets.
+void ForgetReceivedFds(const msghdr* msg) {
+  if (msg == nullptr || msg->msg_control == nullptr) return;
+  for (cmsghdr* c = CMSG_FIRSTHDR(msg); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(msg), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int received;
+      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      client::ForgetFd(received);
+    }
+  }
 }
 
 size_t IovecBytes(const iovec* iov, size_t count) {
@@ -423,6 +443,60 @@ INTERPOSE int getsockopt(int fd, int level, int name, void* value,
                 saved_errno);
 }
 
+// --- The fd calls --------------------------------------------------------------
+// The kernel answers these on the real fd; the library only forgets what it
+// knew of the fd numbers they free or fill (fd_cache.h).
+
+INTERPOSE int close(int fd) {
+  const int result = libc::Close(fd);
+  client::ForgetFd(fd);
+  return result;
+}
+
+INTERPOSE int dup(int fd) __THROW {
+  const int new_fd = libc::Dup(fd);
+  client::ForgetFd(new_fd);
+  return new_fd;
+}
+
+INTERPOSE int dup2(int fd, int new_fd) __THROW {
+  const int result = libc::Dup2(fd, new_fd);
+  client::ForgetFd(new_fd);
+  return result;
+}
+
+INTERPOSE int dup3(int fd, int new_fd, int flags) __THROW {
+  const int result = libc::Dup3(fd, new_fd, flags);
+  client::ForgetFd(new_fd);
+  return result;
+}
+
+// The third argument, when there is one, is an int or a pointer: passed on
+// as glibc's own fcntl reads it.
+INTERPOSE int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  const int result = libc::Fcntl(fd, cmd, arg);
+  if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) client::ForgetFd(result);
+  return result;
+}
+
+// glibc's large-file name for the same call.
+INTERPOSE int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+INTERPOSE void closefrom(int low_fd) __THROW {
+  libc::CloseFrom(low_fd);
+  if (low_fd >= 0) client::ForgetFds(static_cast<unsigned>(low_fd), ~0u);
+}
+
+INTERPOSE int close_range(unsigned int first, unsigned int last, int flags) __THROW {
+  const int result = libc::CloseRange(first, last, flags);
+  client::ForgetFds(first, last);
+  return result;
+}
+
 // --- The data calls ------------------------------------------------------------
 
 INTERPOSE ssize_t read(int fd, void* buf, size_t count) {
@@ -512,6 +586,7 @@ INTERPOSE ssize_t recvmsg(int fd, msghdr* msg, int flags) {
     return AfterStreamRead(fd, n, msg->msg_iov[0].iov_len);
   }
   const ssize_t n = libc::RecvMsg(fd, msg, flags);
+  if (n >= 0) ForgetReceivedFds(msg);
   // As Linux's TCP: no sender address (the pair would name itself).
   if (n >= 0 && stack_stream) msg->msg_namelen = 0;
   return AfterStreamRead(fd, n, n == 0 ? IovecBytes(msg->msg_iov, msg->msg_iovlen) : 0);
@@ -528,7 +603,9 @@ INTERPOSE int recvmmsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,
                        timespec* timeout) {
   DatagramMark mark;
   if (!FindDatagramSocket(fd, &mark)) {
-    return libc::RecvMMsg(fd, msgs, vlen, flags, timeout);
+    const int count = libc::RecvMMsg(fd, msgs, vlen, flags, timeout);
+    for (int i = 0; i < count; ++i) ForgetReceivedFds(&msgs[i].msg_hdr);
+    return count;
   }
   const int saved_errno = errno;
   int count = 0;

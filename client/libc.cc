@@ -1,6 +1,7 @@
 #include "client/libc.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -184,6 +185,46 @@ int Ioctl(int fd, unsigned long request, void* arg) {
   using IoctlFn = int (*)(int, unsigned long, ...);
   CALL_NEXT(ioctl, IoctlFn, fd, request, arg);
   return static_cast<int>(syscall(SYS_ioctl, fd, request, arg));
+}
+
+int Close(int fd) {
+  CALL_NEXT(close, decltype(&::close), fd);
+  return static_cast<int>(syscall(SYS_close, fd));
+}
+
+int Dup(int fd) {
+  CALL_NEXT(dup, decltype(&::dup), fd);
+  return static_cast<int>(syscall(SYS_dup, fd));
+}
+
+int Dup2(int fd, int new_fd) {
+  CALL_NEXT(dup2, decltype(&::dup2), fd, new_fd);
+  if (fd == new_fd) return static_cast<int>(syscall(SYS_fcntl, fd, F_GETFD)) < 0 ? -1 : fd;
+  return static_cast<int>(syscall(SYS_dup3, fd, new_fd, 0));
+}
+
+int Dup3(int fd, int new_fd, int flags) {
+  CALL_NEXT(dup3, decltype(&::dup3), fd, new_fd, flags);
+  return static_cast<int>(syscall(SYS_dup3, fd, new_fd, flags));
+}
+
+int Fcntl(int fd, int cmd, void* arg) {
+  using FcntlFn = int (*)(int, int, ...);
+  CALL_NEXT(fcntl, FcntlFn, fd, cmd, arg);
+  return static_cast<int>(syscall(SYS_fcntl, fd, cmd, arg));
+}
+
+void CloseFrom(int low_fd) {
+  using CloseFromFn = void (*)(int);
+  static std::atomic<void*> slot{nullptr};
+  if (auto f = Next<CloseFromFn>(&slot, "closefrom")) return f(low_fd);
+  syscall(SYS_close_range, static_cast<unsigned>(low_fd), ~0u, 0);
+}
+
+int CloseRange(unsigned int first, unsigned int last, int flags) {
+  using CloseRangeFn = int (*)(unsigned int, unsigned int, int);
+  CALL_NEXT(close_range, CloseRangeFn, first, last, flags);
+  return static_cast<int>(syscall(SYS_close_range, first, last, flags));
 }
 
 #undef CALL_NEXT

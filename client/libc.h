@@ -50,6 +50,15 @@ int SendMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags);
 int RecvMMsg(int fd, mmsghdr* msgs, unsigned int vlen, int flags,
              timespec* timeout);
 int Ioctl(int fd, unsigned long request, void* arg);
+// The fd calls the library watches so that what it knows of an fd number
+// (fd_cache.h) is forgotten when the number changes meaning.
+int Close(int fd);
+int Dup(int fd);
+int Dup2(int fd, int new_fd);
+int Dup3(int fd, int new_fd, int flags);
+int Fcntl(int fd, int cmd, void* arg);
+void CloseFrom(int low_fd);
+int CloseRange(unsigned int first, unsigned int last, int flags);
 
 }  // namespace stackd::client::libc
 

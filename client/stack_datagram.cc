@@ -14,6 +14,7 @@
 #include <new>
 
 #include "client/address.h"
+#include "client/fd_cache.h"
 #include "client/libc.h"
 #include "client/stack_socket.h"
 #include "proto/socket.pb.h"
@@ -199,12 +200,16 @@ void AutoBind(int fd, int domain) {
 }  // namespace
 
 bool FindDatagramSocket(int fd, DatagramMark* mark) {
+  if (KnownNotDatagram(fd)) return false;
   const int saved_errno = errno;
   int value = 0;
   socklen_t len = sizeof(value);
-  const bool found =
-      syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVLOWAT, &value, &len) == 0 &&
-      len == sizeof(value) && ParseDatagramMark(value, mark);
+  const bool answered = syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_RCVLOWAT, &value, &len) == 0;
+  const bool found = answered && len == sizeof(value) && ParseDatagramMark(value, mark);
+  // An fd that is a socket without the mark, or no socket, stays what it
+  // is until it is closed or replaced (fd_cache.h). A stack datagram
+  // socket's mark is read every time: connect changes it.
+  if (!found && (answered || errno == ENOTSOCK)) RememberNotDatagram(fd);
   errno = saved_errno;
   return found;
 }

@@ -18,6 +18,7 @@
 
 #include "client/accept_record.h"
 #include "client/address.h"
+#include "client/fd_cache.h"
 #include "client/control.h"
 #include "client/libc.h"
 #include "client/tcp_info.h"
@@ -283,6 +284,7 @@ int StackSocket(const char* path, int domain, int type, int protocol, int* fd) {
       return error;
     }
   }
+  ForgetFd(received);  // The number may have been a file the library knew.
   *fd = received;
   return 0;
 }
@@ -602,6 +604,7 @@ int StackAccept(int fd, const StackName& stack, sockaddr* addr, socklen_t* len,
       return discard(errno);
     }
   }
+  ForgetFd(fds[0]);
   *new_fd = fds[0];
   return 0;
 }

@@ -5,10 +5,12 @@
 // options, and what a datagram socket refuses (listen, accept).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -160,6 +162,59 @@ TEST_P(UdpTest, UnconnectedBothWays) {
   got = Receive(stack.get(), 10);
   EXPECT_EQ(got.n, 0) << std::strerror(got.error);
   EXPECT_EQ(got.from.ToString(), kernel_addr.ToString());
+}
+
+// The library remembers which fd numbers are not stack datagram sockets
+// (client/fd_cache.h), so that read() on a file costs no extra system call.
+// A stack UDP socket that takes such a number, by dup2, fcntl(F_DUPFD) or
+// after close_range, is still found: its datagrams come without the pair's
+// header, and a send carries its destination.
+TEST_P(UdpTest, DataCallsFindAStackSocketOnAnFdNumberThatWasAFile) {
+  SockAddr stack_addr, kernel_addr;
+  ScopedFd stack = BoundStackUdp(&stack_addr);
+  ScopedFd kernel = KernelUdp(&kernel_addr);
+  ASSERT_GE(stack.get(), 0);
+  ASSERT_GE(kernel.get(), 0);
+  // A file at `fd`, read through the library: its number is now known.
+  auto file_read_at = [](int fd) {
+    const int file = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(file, 0);
+    EXPECT_EQ(dup2(file, fd), fd);
+    close(file);
+    char c = 1;
+    EXPECT_EQ(read(fd, &c, 1), 1);
+    EXPECT_EQ(c, 0);
+  };
+  auto round_trip = [&](int fd, const std::string& what) {
+    SCOPED_TRACE(what);
+    const std::string out = Pattern(100, fd);
+    ASSERT_EQ(sendto(fd, out.data(), out.size(), 0, kernel_addr.get(), kernel_addr.len), 100)
+        << std::strerror(errno);
+    Datagram got = Receive(kernel.get(), 200);
+    EXPECT_EQ(got.data, out);
+    ASSERT_EQ(sendto(kernel.get(), "back", 4, 0, stack_addr.get(), stack_addr.len), 4);
+    ASSERT_NE(PollFor(fd, POLLIN, kWait) & POLLIN, 0);
+    char buf[64];
+    EXPECT_EQ(read(fd, buf, sizeof(buf)), 4) << "the datagram alone, no header";
+    EXPECT_EQ(std::string(buf, 4), "back");
+  };
+  const int number = 300;
+  file_read_at(number);
+  ASSERT_EQ(dup2(stack.get(), number), number);
+  round_trip(number, "dup2 onto it");
+  close(number);
+
+  file_read_at(number);
+  ASSERT_EQ(syscall(SYS_close, number), 0);  // Not through the library:
+  ASSERT_EQ(fcntl(stack.get(), F_DUPFD, number), number);  // F_DUPFD forgets.
+  round_trip(number, "fcntl(F_DUPFD) at it");
+  close(number);
+
+  file_read_at(number);
+  ASSERT_EQ(close_range(number, number + 10, 0), 0);
+  ASSERT_EQ(syscall(SYS_dup3, stack.get(), number, 0), number);  // Not through it either.
+  round_trip(number, "close_range, then a raw dup3");
+  close(number);
 }
 
 TEST_P(UdpTest, SendWithoutBindPicksAPort) {
