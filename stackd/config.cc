@@ -79,6 +79,13 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
           "--max-calls-per-uid: '", value, "' must be a number from 1 to 4096"));
     }
     config.max_calls_per_uid = calls;
+  } else if (name == "ready-fd") {
+    int fd = -1;
+    if (!absl::SimpleAtoi(value, &fd) || fd < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ready-fd: '", value, "' must be a file descriptor number"));
+    }
+    config.ready_fd = fd;
   } else if (name == "user") {
     if (value.empty()) return absl::InvalidArgumentError("--user: needs a user name");
     config.user = std::string(value);
@@ -279,6 +286,10 @@ at the Unix socket PATH (for example /dev/net/mynet).
   --user=NAME       who stackd becomes once its TAP and sockets are made
                     (default nobody; root keeps root), with no capabilities,
                     no_new_privs and a seccomp filter in any case
+  --ready-fd=N      write "READY=1" and a newline to fd N and close it once
+                    PATH and PATH.grpc accept connections (with
+                    NOTIFY_SOCKET set, stackd also tells systemd READY=1
+                    and STOPPING=1, as sd_notify does)
   -v, --verbose     more log lines (repeat for per-packet detail)
   -h, --help        this text
 )";

@@ -58,6 +58,9 @@ struct StackConfig {
   int max_calls_per_uid = 256;
   // Who stackd becomes once its TAP and sockets are made ("root": stay).
   std::string user = "nobody";
+  // --ready-fd: where "READY=1" goes once the stack serves (readiness.h);
+  // -1: nowhere.
+  int ready_fd = -1;
 };
 
 // What ParseCommandLine found: either a configuration to run, or a request

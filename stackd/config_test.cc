@@ -75,6 +75,19 @@ TEST(ParseCommandLineTest, AccessPolicyFlags) {
   }
 }
 
+TEST(ParseCommandLineTest, ReadyFd) {
+  auto cl = Parse({"/dev/net/x"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.ready_fd, -1) << "none unless asked";
+  cl = Parse({"/dev/net/x", "--ready-fd=5"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.ready_fd, 5);
+  for (const char* bad : {"--ready-fd=-1", "--ready-fd=x", "--ready-fd="}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(CodeOf({"/dev/net/x", bad}), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 // Checks the configuration that both spellings of the full flag set give.
 void ExpectAllFlags(const absl::StatusOr<CommandLine>& cl) {
   ASSERT_TRUE(cl.ok()) << cl.status();

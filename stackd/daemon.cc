@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "stackd/admin/admin_service.h"
 #include "stackd/control/path_socket.h"
+#include "stackd/readiness.h"
 #include "stackd/root_helper.h"
 #include "stackd/log.h"
 #include "stackd/sandbox.h"
@@ -99,6 +101,8 @@ class Daemon : public admin::AdminBackend {
 
   absl::Status Run() {
     identity_ = {config_.path, config_.netns, std::chrono::steady_clock::now()};
+    auto readiness = Readiness::Open(config_.ready_fd, std::getenv("NOTIFY_SOCKET"));
+    if (!readiness.ok()) return readiness.status();
     auto path = PathSocket::Listen(config_.path);
     if (!path.ok()) return path.status();
     path_ = std::make_unique<PathSocket>(std::move(*path));
@@ -152,9 +156,11 @@ class Daemon : public admin::AdminBackend {
     ArmTimer();
     control_->Start();
     std::thread stopper;
-    signals_.async_wait([this, &stopper](const boost::system::error_code& error, int signo) {
+    signals_.async_wait([this, &stopper, &readiness](const boost::system::error_code& error,
+                                                     int signo) {
       if (error) return;
       Log(0, "signal %d: shutting down", signo);
+      readiness->Stopping(absl::StrCat("signal ", signo, ": shutting down"));
       // Admin calls in flight need the stack thread to finish: stop gRPC
       // first, from another thread, then the stack thread.
       stopper = std::thread([this] {
@@ -163,9 +169,11 @@ class Daemon : public admin::AdminBackend {
       });
     });
 
-    Log(0, "serving %s on TAP %s%s (MTU %d, MAC %s)", config_.path,
-        tap_->name(), config_.netns.empty() ? "" : absl::StrCat(" in netns ", config_.netns),
-        tap_->mtu(), stack_options.mac.ToString());
+    const std::string serving = absl::StrCat(
+        "serving ", config_.path, " on TAP ", tap_->name(),
+        config_.netns.empty() ? "" : absl::StrCat(" in netns ", config_.netns));
+    Log(0, "%s (MTU %d, MAC %s)", serving, tap_->mtu(), stack_options.mac.ToString());
+    readiness->Ready(serving);
     io_.run();
     if (stopper.joinable()) stopper.join();
     admin_server_->Shutdown();

@@ -2,6 +2,7 @@
 // kernel as its peer (ping) and the admin service reached through gRPC
 // server reflection only. Also how stackd refuses bad command lines and
 // endpoints that are taken, and what it leaves behind when it stops.
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -310,6 +312,65 @@ TEST_F(StackdRefusalTest, MissingNetns) {
   EXPECT_NE(RunArgv({"ip", "link", "show", bed_->tap_name()}, absl::Seconds(10))
                 .exit_code,
             0);
+}
+
+// --ready-fd and systemd's notify protocol: the line comes only once PATH
+// and PATH.grpc accept connections, and the fd is closed after it; the
+// notify socket gets READY=1 with a status and stackd's pid, then
+// STOPPING=1 on SIGTERM.
+TEST(StackdReadinessTest, ReadyFdAndNotifySocketTellWhenStackdServesAndStops) {
+  const int listener = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  const std::string name = absl::StrCat("stackd-notify-test-", getpid());
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr),
+                 static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
+            0);
+  auto next_datagram = [listener]() -> std::string {
+    pollfd pfd{listener, POLLIN, 0};
+    if (poll(&pfd, 1, 10000) != 1) return "(nothing in 10 s)";
+    char buf[512];
+    const ssize_t n = recv(listener, buf, sizeof(buf), 0);
+    return n < 0 ? "(error)" : std::string(buf, static_cast<size_t>(n));
+  };
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);  // Not close-on-exec: stackd inherits ready[1].
+  ASSERT_EQ(setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1), 0);
+  Testbed::Options options;
+  options.start_stackd = false;
+  options.extra_stackd_flags = {absl::StrCat("--ready-fd=", ready[1])};
+  absl::StatusOr<std::unique_ptr<Testbed>> made = Testbed::Create(options);
+  ASSERT_TRUE(made.ok()) << made.status();
+  Testbed& bed = **made;
+  absl::Status started;
+  std::thread start([&] { started = bed.StartStackd(); });
+  // The line, read as soon as it comes: by then both endpoints answer.
+  pollfd pfd{ready[0], POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 10000), 1) << "no ready line in 10 s";
+  const bool path_answers = AcceptsConnections(bed.stack_path());
+  const bool grpc_answers = AcceptsConnections(bed.grpc_path());
+  start.join();
+  ASSERT_TRUE(started.ok()) << started;
+  unsetenv("NOTIFY_SOCKET");
+  close(ready[1]);
+  EXPECT_TRUE(path_answers);
+  EXPECT_TRUE(grpc_answers);
+  char line[64];
+  ASSERT_EQ(read(ready[0], line, sizeof(line)), 8);
+  EXPECT_EQ(std::string(line, 8), "READY=1\n");
+  EXPECT_EQ(read(ready[0], line, sizeof(line)), 0) << "stackd closed the fd";
+  close(ready[0]);
+  EXPECT_EQ(next_datagram(),
+            absl::StrCat("READY=1\nSTATUS=serving ", bed.stack_path(), " on TAP ",
+                         bed.tap_name(), " in netns ", bed.netns(), "\nMAINPID=",
+                         bed.stackd_pid(), "\n"));
+  absl::StatusOr<int> code = bed.StopStackd(SIGTERM);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(next_datagram(), "STOPPING=1\nSTATUS=signal 15: shutting down\n");
+  close(listener);
 }
 
 }  // namespace

@@ -163,23 +163,6 @@ void KillAndReap(pid_t pid, bool process_group) {
 
 bool ProcessAlive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
-// True if `path` is a unix socket that accepts a connection now.
-bool AcceptsConnections(const std::string& path) {
-  sockaddr_un addr{};
-  if (path.size() >= sizeof(addr.sun_path)) return false;
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  for (int type : {SOCK_STREAM, SOCK_SEQPACKET}) {
-    const int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const int r = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    const int error = errno;
-    close(fd);
-    if (r == 0) return true;
-    if (error != EPROTOTYPE) return false;
-  }
-  return false;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -232,6 +215,23 @@ void EndProcessesServing(const std::string& netns) {
 }
 
 }  // namespace
+
+bool AcceptsConnections(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) return false;
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  for (int type : {SOCK_STREAM, SOCK_SEQPACKET}) {
+    const int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const int r = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    const int error = errno;
+    close(fd);
+    if (r == 0) return true;
+    if (error != EPROTOTYPE) return false;
+  }
+  return false;
+}
 
 CommandResult RunArgv(const std::vector<std::string>& argv,
                       absl::Duration timeout) {

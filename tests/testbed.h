@@ -62,6 +62,9 @@ CommandResult RunArgv(const std::vector<std::string>& argv,
 // RunArgv({"sh", "-c", command}, timeout).
 CommandResult RunShell(const std::string& command, absl::Duration timeout);
 
+// True if `path` is a unix socket that accepts a connection now.
+bool AcceptsConnections(const std::string& path);
+
 // The stackd binary under test: $STACKD_BIN if set, else the runfile
 // stackd/stackd. NotFound if neither exists.
 absl::StatusOr<std::string> StackdBinary();
