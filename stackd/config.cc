@@ -50,6 +50,12 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
     config.tap_name = std::string(value);
   } else if (name == "netns") {
     config.netns = std::string(value);
+  } else if (name == "netns-path") {
+    if (value.empty() || value[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--netns-path: '", value, "' must be an absolute path, e.g. /proc/PID/ns/net"));
+    }
+    config.netns_path = std::string(value);
   } else if (name == "addr") {
     auto prefix = IpPrefix::Parse(value);
     if (!prefix.ok()) return FlagError(name, prefix.status());
@@ -119,6 +125,9 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
 }
 
 absl::Status Validate(const StackConfig& config) {
+  if (!config.netns.empty() && !config.netns_path.empty()) {
+    return absl::InvalidArgumentError("--netns and --netns-path: give one of them");
+  }
   for (int family : {AF_INET, AF_INET6}) {
     int gateways = 0;
     bool has_address = false;
@@ -268,6 +277,8 @@ at the Unix socket PATH (for example /dev/net/mynet).
   --tap=IFNAME      create the TAP, or attach to an existing persistent one
                     (default: a new one named by the kernel, stackdN)
   --netns=NAME      the TAP's kernel side lives in network namespace NAME
+  --netns-path=PATH or in the one whose file is PATH, e.g. a container's
+                    /proc/PID/ns/net
   --addr=CIDR       an address of the stack, IPv4 or IPv6 (repeatable)
   --gw=ADDR         default gateway, one per family (repeatable)
   --mtu=N           MTU of the TAP (default 65520 for a TAP stackd creates)

@@ -43,6 +43,7 @@ struct StackConfig {
   std::string path;      // The stack's Unix socket, e.g. /dev/net/mynet.
   std::string tap_name;  // "" lets the kernel pick (stackd0, stackd1, ...).
   std::string netns;     // Namespace of the TAP's kernel side; "" = ours.
+  std::string netns_path;  // Or its file (/proc/PID/ns/net); not with netns.
   std::vector<IpPrefix> addresses;
   std::vector<IpAddress> gateways;  // At most one per family.
   int mtu = 0;  // 0: kDefaultMtu for a TAP we create, else the device's.

@@ -88,6 +88,17 @@ TEST(ParseCommandLineTest, ReadyFd) {
   }
 }
 
+TEST(ParseCommandLineTest, NetnsPath) {
+  auto cl = Parse({"/dev/net/x", "--netns-path=/proc/42/ns/net"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.netns_path, "/proc/42/ns/net");
+  EXPECT_EQ(cl->config.netns, "");
+  EXPECT_EQ(CodeOf({"/dev/net/x", "--netns-path=proc/42/ns/net"}),
+            absl::StatusCode::kInvalidArgument);
+  auto both = Parse({"/dev/net/x", "--netns=blue", "--netns-path=/proc/42/ns/net"});
+  EXPECT_EQ(both.status().message(), "--netns and --netns-path: give one of them");
+}
+
 // Checks the configuration that both spellings of the full flag set give.
 void ExpectAllFlags(const absl::StatusOr<CommandLine>& cl) {
   ASSERT_TRUE(cl.ok()) << cl.status();

@@ -100,7 +100,8 @@ class Daemon : public admin::AdminBackend {
   }
 
   absl::Status Run() {
-    identity_ = {config_.path, config_.netns, std::chrono::steady_clock::now()};
+    const std::string& netns = config_.netns.empty() ? config_.netns_path : config_.netns;
+    identity_ = {config_.path, netns, std::chrono::steady_clock::now()};
     auto readiness = Readiness::Open(config_.ready_fd, std::getenv("NOTIFY_SOCKET"));
     if (!readiness.ok()) return readiness.status();
     auto path = PathSocket::Listen(config_.path);
@@ -110,6 +111,7 @@ class Daemon : public admin::AdminBackend {
     tap::TapOptions tap_options;
     tap_options.ifname = config_.tap_name;
     tap_options.netns = config_.netns;
+    tap_options.netns_path = config_.netns_path;
     tap_options.mtu = config_.mtu;
     auto tap = tap::TapDevice::Open(tap_options);
     if (!tap.ok()) return tap.status();
@@ -171,7 +173,7 @@ class Daemon : public admin::AdminBackend {
 
     const std::string serving = absl::StrCat(
         "serving ", config_.path, " on TAP ", tap_->name(),
-        config_.netns.empty() ? "" : absl::StrCat(" in netns ", config_.netns));
+        netns.empty() ? "" : absl::StrCat(" in netns ", netns));
     Log(0, "%s (MTU %d, MAC %s)", serving, tap_->mtu(), stack_options.mac.ToString());
     readiness->Ready(serving);
     io_.run();

@@ -70,6 +70,13 @@ absl::Status ValidateOptions(const TapOptions& opts) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid network namespace name \"", netns, "\""));
   }
+  if (!opts.netns_path.empty() &&
+      (opts.netns_path[0] != '/' || !opts.netns.empty() ||
+       opts.netns_path.find('\0') != std::string::npos)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid network namespace path \"", opts.netns_path,
+        "\": an absolute path, and not with a namespace name"));
+  }
   if (opts.mtu < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid MTU ", opts.mtu));
@@ -99,16 +106,18 @@ class ScopedNetns {
   // Enters /var/run/netns/NAME; "" stays where the thread is. Call once.
   absl::Status Enter(const std::string& name) {
     if (name.empty()) return absl::OkStatus();
-    const std::string path = absl::StrCat(kNetnsDir, name);
+    return EnterPath(absl::StrCat(kNetnsDir, name),
+                     absl::StrCat("network namespace ", name,
+                                  " not found (create it with `ip netns add ", name, "`)"));
+  }
+
+  // Enters the namespace whose file is `path` (/proc/PID/ns/net, a bind
+  // mount of one); `missing` is the error text if there is none.
+  absl::Status EnterPath(const std::string& path, const std::string& missing) {
     const int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (target < 0) {
       const int err = errno;
-      if (err == ENOENT) {
-        return absl::NotFoundError(
-            absl::StrCat("network namespace ", name,
-                         " not found (create it with `ip netns add ", name,
-                         "`)"));
-      }
+      if (err == ENOENT) return absl::NotFoundError(missing);
       return SysError(err, absl::StrCat("open ", path));
     }
     absl::Cleanup close_target = [target] { close(target); };
@@ -120,7 +129,9 @@ class ScopedNetns {
       const int err = errno;
       close(original);
       return SysError(err, absl::StrCat("setns ", path),
-                      err == EPERM ? "stackd needs CAP_SYS_ADMIN" : "");
+                      err == EPERM   ? "stackd needs CAP_SYS_ADMIN"
+                      : err == EINVAL ? "not a network namespace"
+                                      : "");
     }
     original_ = original;
     return absl::OkStatus();
@@ -174,9 +185,12 @@ absl::StatusOr<int> ConfigureInterface(const std::string& ifname, int mtu) {
 absl::StatusOr<TapDevice> TapDevice::Open(const TapOptions& opts) {
   if (absl::Status status = ValidateOptions(opts); !status.ok()) return status;
   ScopedNetns netns;
-  if (absl::Status status = netns.Enter(opts.netns); !status.ok()) {
-    return status;
-  }
+  absl::Status entered =
+      opts.netns_path.empty()
+          ? netns.Enter(opts.netns)
+          : netns.EnterPath(opts.netns_path, absl::StrCat("network namespace path ",
+                                                          opts.netns_path, " not found"));
+  if (!entered.ok()) return entered;
 
   const std::string requested =
       opts.ifname.empty() ? kNamePattern : opts.ifname;
@@ -189,7 +203,8 @@ absl::StatusOr<TapDevice> TapDevice::Open(const TapOptions& opts) {
                     err == ENOENT || err == ENODEV ? "is the tun module loaded?"
                                                    : NetAdminHint(err));
   }
-  TapDevice tap(fd, "", opts.netns, 0, /*created=*/!exists);
+  TapDevice tap(fd, "", opts.netns_path.empty() ? opts.netns : opts.netns_path, 0,
+                /*created=*/!exists);
 
   ifreq ifr{};
   std::memcpy(ifr.ifr_name, requested.data(), requested.size());

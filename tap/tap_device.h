@@ -20,6 +20,9 @@ struct TapOptions {
   // Network namespace of the kernel-side interface: "" is the caller's own,
   // anything else a name under /var/run/netns (as `ip netns add` makes).
   std::string netns;
+  // Or the namespace by the path of its file, e.g. a container's
+  // /proc/PID/ns/net (absolute; not with `netns`).
+  std::string netns_path;
   // MTU to set. 0 means 65520 when Open() creates the device, and leaves the
   // MTU as it is when Open() attaches to an existing one.
   int mtu = 0;
@@ -67,7 +70,8 @@ class TapDevice {
   int mtu() const { return mtu_; }
   // True if Open() created the device, false if it attached to one.
   bool created() const { return created_; }
-  // The namespace of the kernel-side interface, as in TapOptions::netns.
+  // The namespace of the kernel-side interface, as in TapOptions::netns
+  // (or its netns_path).
   const std::string& netns() const { return netns_; }
 
  private:

@@ -146,6 +146,34 @@ TEST_F(TapDeviceTest, CreatesInNamespaceAndDisappearsWhenClosed) {
   EXPECT_FALSE(ShowLink(netns_, name).exists);
 }
 
+// A namespace named by its file, as a container's /proc/PID/ns/net: here
+// the bind mount `ip netns add` made.
+TEST_F(TapDeviceTest, CreatesInNamespaceGivenByPath) {
+  const ino_t netns_before = ThreadNetns();
+  TapOptions opts;
+  opts.ifname = "stk-bypath";
+  opts.netns_path = absl::StrCat("/var/run/netns/", netns_);
+  absl::StatusOr<TapDevice> tap = TapDevice::Open(opts);
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  EXPECT_EQ(ThreadNetns(), netns_before);
+  EXPECT_EQ(tap->netns(), opts.netns_path);
+  EXPECT_TRUE(ShowLink(netns_, "stk-bypath").exists);
+}
+
+TEST(TapOptionsTest, NamespacePathMustBeAbsoluteExistingAndAlone) {
+  TapOptions opts;
+  opts.netns_path = "relative/ns";
+  EXPECT_EQ(TapDevice::Open(opts).status().code(), absl::StatusCode::kInvalidArgument);
+  opts.netns_path = "/proc/self/ns/net";
+  opts.netns = "other";
+  EXPECT_EQ(TapDevice::Open(opts).status().code(), absl::StatusCode::kInvalidArgument);
+  opts.netns.clear();
+  opts.netns_path = "/nonexistent/ns/net";
+  EXPECT_EQ(TapDevice::Open(opts).status().code(), absl::StatusCode::kNotFound);
+  opts.netns_path = "/proc/self/status";  // A file, not a namespace.
+  EXPECT_EQ(TapDevice::Open(opts).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(TapDeviceTest, CreatesWithGivenNameAndMtu) {
   const std::string name = "stackd-tap-0123";  // IFNAMSIZ - 1 bytes.
   absl::StatusOr<TapDevice> tap = TapDevice::Open(Options(name, 9000));

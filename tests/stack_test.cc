@@ -314,6 +314,20 @@ TEST_F(StackdRefusalTest, MissingNetns) {
             0);
 }
 
+// --netns-path: the TAP's kernel side in the namespace named by its file
+// (here the bind mount of `ip netns add`; a container's /proc/PID/ns/net
+// alike), and GetStack reports that path.
+TEST(StackdNetnsPathTest, TapInTheNamespaceGivenByPathAnswersPing) {
+  Testbed::Options options;
+  options.netns_by_path = true;
+  absl::StatusOr<std::unique_ptr<Testbed>> bed = Testbed::Create(options);
+  ASSERT_TRUE(bed.ok()) << bed.status();
+  CommandResult r = (*bed)->Run(absl::StrCat("ping -c3 -W2 ", kStackIp4), kPingTimeout);
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT((*bed)->StackdLog(),
+              HasSubstr(absl::StrCat(" in netns /run/netns/", (*bed)->netns())));
+}
+
 // --ready-fd and systemd's notify protocol: the line comes only once PATH
 // and PATH.grpc accept connections, and the fd is closed after it; the
 // notify socket gets READY=1 with a status and stackd's pid, then

@@ -456,7 +456,8 @@ Testbed::~Testbed() {
 
 std::vector<std::string> Testbed::StackdFlags() const {
   std::vector<std::string> flags = {
-      absl::StrCat("--netns=", netns_),
+      options_.netns_by_path ? absl::StrCat("--netns-path=/run/netns/", netns_)
+                             : absl::StrCat("--netns=", netns_),
       absl::StrCat("--tap=", tap_name_),
       absl::StrCat("--addr=", kStackIp4, "/", kIp4PrefixLength),
       absl::StrCat("--addr=", kStackIp6, "/", kIp6PrefixLength),

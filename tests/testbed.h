@@ -90,6 +90,9 @@ class Testbed {
     absl::Duration ready_timeout = absl::Seconds(10);
     // More flags for stackd, after the test bed's own (e.g. "--dns=...").
     std::vector<std::string> extra_stackd_flags;
+    // Name the namespace to stackd by its file (--netns-path=/run/netns/NAME,
+    // the bind mount `ip netns add` made) instead of its name.
+    bool netns_by_path = false;
   };
 
   // Makes the namespace and the temp dir and, unless told otherwise, starts
