@@ -1,11 +1,16 @@
 #include "stackd/config.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "stackd/config_file.h"
 
 namespace stackd {
 namespace {
@@ -210,6 +215,9 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc,
   CommandLine cl;
   StackConfig& config = cl.config;
   std::vector<absl::string_view> positional;
+  std::vector<std::pair<absl::string_view, absl::string_view>> given;
+  std::string config_file;
+  int verbose = 0;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "-h" || arg == "--help") {
@@ -217,7 +225,7 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc,
       return cl;
     }
     if (arg == "-v" || arg == "--verbose") {
-      ++config.verbosity;
+      ++verbose;
       continue;
     }
     if (arg == "--") {
@@ -240,10 +248,48 @@ absl::StatusOr<CommandLine> ParseCommandLine(int argc,
       return absl::InvalidArgumentError(
           absl::StrCat("--", name, " needs a value"));
     }
+    if (name == "config") {
+      if (value.empty()) return absl::InvalidArgumentError("--config: needs a file");
+      config_file = std::string(value);
+    } else {
+      given.emplace_back(name, value);
+    }
+  }
+  // The file first, then the command line, whose flags win: a file's
+  // field is skipped when the command line has that flag.
+  std::string file_path;
+  if (!config_file.empty()) {
+    auto fields = ReadConfigFile(config_file);
+    if (!fields.ok()) return fields.status();
+    auto on_command_line = [&given](const std::string& name) {
+      for (const auto& g : given) {
+        if (g.first == name) return true;
+      }
+      return false;
+    };
+    for (const FileFlag& f : *fields) {
+      absl::Status status;
+      if (f.name == "path") {
+        file_path = f.value;
+      } else if (f.name == "verbose") {
+        int n = 0;
+        if (verbose == 0 && absl::SimpleAtoi(f.value, &n)) config.verbosity = std::max(n, 0);
+      } else if (!on_command_line(f.name)) {
+        status = ApplyFlag(f.name, f.value, config);
+      }
+      if (!status.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(config_file, ":", f.line, ": ", status.message()));
+      }
+    }
+  }
+  config.verbosity += verbose;
+  for (const auto& [name, value] : given) {
     if (auto status = ApplyFlag(name, value, config); !status.ok()) {
       return status;
     }
   }
+  if (positional.empty() && !file_path.empty()) positional.push_back(file_path);
   if (positional.size() != 1) {
     return absl::InvalidArgumentError(
         positional.empty() ? "missing PATH (the stack's socket, e.g. /dev/net/mynet)"
@@ -301,6 +347,9 @@ at the Unix socket PATH (for example /dev/net/mynet).
                     PATH and PATH.grpc accept connections (with
                     NOTIFY_SOCKET set, stackd also tells systemd READY=1
                     and STOPPING=1, as sd_notify does)
+  --config=FILE     the flags from FILE first (protobuf text format, one
+                    field per flag: `addr: "10.42.0.2/24"`, `path: "..."`;
+                    proto/stackd_config.proto); the command line wins
   -v, --verbose     more log lines (repeat for per-packet detail)
   -h, --help        this text
 )";

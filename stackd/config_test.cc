@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -97,6 +99,94 @@ TEST(ParseCommandLineTest, NetnsPath) {
             absl::StatusCode::kInvalidArgument);
   auto both = Parse({"/dev/net/x", "--netns=blue", "--netns-path=/proc/42/ns/net"});
   EXPECT_EQ(both.status().message(), "--netns and --netns-path: give one of them");
+}
+
+// A config file in the test's temp dir with `text`; its path.
+std::string ConfigFile(const std::string& name, const std::string& text) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ConfigFileTest, EveryFlagCanStandInTheFile) {
+  const std::string file = ConfigFile("all.conf", R"(# The blue stack.
+path: "/run/stackd/blue"
+tap: "tap0"
+netns: "blue"
+addr: "10.42.0.2/24"
+addr: "fd42::2/64"
+gw: "10.42.0.1"
+mtu: 1500
+mac: "02:00:00:00:00:01"
+grpc: "unix:/run/stackd/blue.admin"
+dns: "10.42.0.1"
+search: "example.org"
+unprivileged_port_start: 0
+max_calls_per_uid: 16
+user: "daemon"
+ready_fd: 7
+verbose: 2
+)");
+  const std::string flag = "--config=" + file;
+  auto cl = Parse({flag.c_str()});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  const StackConfig& c = cl->config;
+  EXPECT_EQ(c.path, "/run/stackd/blue");
+  EXPECT_EQ(c.tap_name, "tap0");
+  EXPECT_EQ(c.netns, "blue");
+  ASSERT_EQ(c.addresses.size(), 2u);
+  EXPECT_EQ(c.addresses[1].ToString(), "fd42::2/64");
+  ASSERT_EQ(c.gateways.size(), 1u);
+  EXPECT_EQ(c.mtu, 1500);
+  ASSERT_TRUE(c.mac.has_value());
+  EXPECT_EQ(c.grpc_endpoint, "unix:/run/stackd/blue.admin");
+  ASSERT_EQ(c.dns_servers.size(), 1u);
+  EXPECT_EQ(c.search_domains, std::vector<std::string>{"example.org"});
+  EXPECT_EQ(c.unprivileged_port_start, 0);
+  EXPECT_EQ(c.max_calls_per_uid, 16);
+  EXPECT_EQ(c.user, "daemon");
+  EXPECT_EQ(c.ready_fd, 7);
+  EXPECT_EQ(c.verbosity, 2);
+}
+
+TEST(ConfigFileTest, TheCommandLineWins) {
+  const std::string file = ConfigFile("base.conf",
+                                      "path: \"/run/stackd/a\"\nmtu: 1500\n"
+                                      "addr: \"10.1.0.2/24\"\naddr: \"10.2.0.2/24\"\nverbose: 2\n");
+  const std::string flag = "--config=" + file;
+  auto cl = Parse({flag.c_str(), "--mtu=9000", "--addr=10.3.0.2/24", "-v", "/run/stackd/b"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.path, "/run/stackd/b");
+  EXPECT_EQ(cl->config.mtu, 9000);
+  ASSERT_EQ(cl->config.addresses.size(), 1u) << "the command line's list replaces the file's";
+  EXPECT_EQ(cl->config.addresses[0].ToString(), "10.3.0.2/24");
+  EXPECT_EQ(cl->config.verbosity, 1);
+  // And the file alone.
+  cl = Parse({flag.c_str()});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.addresses.size(), 2u);
+}
+
+TEST(ConfigFileTest, ErrorsNameTheFileLineAndKey) {
+  const std::string unknown = ConfigFile("unknown.conf", "path: \"/run/x\"\n\nmut: 1500\n");
+  auto cl = Parse({("--config=" + unknown).c_str()});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_THAT(std::string(cl.status().message()),
+              ::testing::AllOf(::testing::StartsWith(unknown + ":3:"), ::testing::HasSubstr("mut")));
+  const std::string bad = ConfigFile("bad.conf", "path: \"/run/x\"\nmtu: 100\n");
+  cl = Parse({("--config=" + bad).c_str()});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_THAT(std::string(cl.status().message()),
+              ::testing::StartsWith(bad + ":2: --mtu: '100' must be"));
+  const std::string typed = ConfigFile("typed.conf", "mtu: \"big\"\n");
+  cl = Parse({("--config=" + typed).c_str(), "/run/x"});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_THAT(std::string(cl.status().message()), ::testing::StartsWith(typed + ":1:"));
+  cl = Parse({"--config=/nonexistent/stackd.conf", "/run/x"});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_THAT(std::string(cl.status().message()),
+              ::testing::HasSubstr("--config: cannot read /nonexistent/stackd.conf"));
 }
 
 // Checks the configuration that both spellings of the full flag set give.
