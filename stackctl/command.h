@@ -3,10 +3,11 @@
 //
 //   stackctl [-s PATH] [--json] show      the stack, its interfaces, routes
 //   stackctl [-s PATH] [--json] ss [-i]   its sockets (-i: counters, queues)
+//   stackctl [-s PATH] [--json] kill ID   kills TCP socket ID, as ss -K
 //
 // PATH defaults to $MSOCKET_STACK_INET (what vustack sets). Exit status: 0,
 // 1 when the stack cannot be asked (no stackd at PATH.grpc, not a stack's
-// admin service, the call refused), 2 for a usage error.
+// admin service, the call refused: no such socket), 2 for a usage error.
 #ifndef STACKD_STACKCTL_COMMAND_H_
 #define STACKD_STACKCTL_COMMAND_H_
 

@@ -92,6 +92,21 @@ class Daemon : public admin::AdminBackend {
         });
   }
 
+  absl::StatusOr<admin::v1::KillSocketResponse> KillSocket(uint64_t id) override {
+    return CallOnStackThread<admin::v1::KillSocketResponse>(
+        io_, [this, id]() -> absl::StatusOr<admin::v1::KillSocketResponse> {
+          const int error = sockets_->Kill(id);
+          if (error == ENOENT) return absl::NotFoundError(absl::StrCat("no socket ", id));
+          if (error == EOPNOTSUPP) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("socket ", id, " is not a TCP socket: only TCP sockets can be killed"));
+          }
+          admin::v1::KillSocketResponse killed;
+          killed.set_killed(1);
+          return killed;
+        });
+  }
+
   absl::StatusOr<admin::v1::ListSocketsResponse> ListSockets() override {
     return CallOnStackThread<admin::v1::ListSocketsResponse>(
         io_, [this]() -> absl::StatusOr<admin::v1::ListSocketsResponse> {

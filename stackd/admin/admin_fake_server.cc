@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.pb.h"
 #include "stackd/admin/admin_service.h"
@@ -20,6 +21,9 @@ class FakeBackend final : public AdminBackend {
  public:
   absl::StatusOr<v1::ListSocketsResponse> ListSockets() override {
     return v1::ListSocketsResponse();
+  }
+  absl::StatusOr<v1::KillSocketResponse> KillSocket(uint64_t id) override {
+    return absl::NotFoundError(absl::StrCat("no socket ", id));
   }
   absl::StatusOr<v1::Stack> GetStack() override {
     v1::Stack stack;

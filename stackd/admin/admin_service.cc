@@ -130,6 +130,15 @@ grpc::Status AdminService::ListSockets(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminService::KillSocket(grpc::ServerContext* /*context*/,
+                                      const v1::KillSocketRequest* request,
+                                      v1::KillSocketResponse* response) {
+  absl::StatusOr<v1::KillSocketResponse> killed = backend_->KillSocket(request->id());
+  if (!killed.ok()) return ToGrpcStatus(killed.status());
+  *response = *std::move(killed);
+  return grpc::Status::OK;
+}
+
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartAdminServer(
     const std::string& endpoint, AdminService* service, int* selected_port) {
   std::string socket_path;

@@ -32,6 +32,10 @@ class AdminBackend {
 
   // Every socket of the stack, from the stack thread. Same contract.
   virtual absl::StatusOr<v1::ListSocketsResponse> ListSockets() = 0;
+
+  // Kills socket `id` (proto/admin.proto, KillSocket). Same contract;
+  // NotFound, FailedPrecondition as the RPC says.
+  virtual absl::StatusOr<v1::KillSocketResponse> KillSocket(uint64_t id) = 0;
 };
 
 // The StackAdmin service over an AdminBackend. Thread-safe: handlers run on
@@ -56,6 +60,8 @@ class AdminService final : public v1::StackAdmin::Service {
   grpc::Status ListSockets(grpc::ServerContext* context,
                            const v1::ListSocketsRequest* request,
                            v1::ListSocketsResponse* response) override;
+  grpc::Status KillSocket(grpc::ServerContext* context, const v1::KillSocketRequest* request,
+                          v1::KillSocketResponse* response) override;
 
  private:
   AdminBackend* const backend_;

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -73,6 +74,14 @@ class FakeBackend final : public AdminBackend {
     s->add_local("10.42.0.2:80");
     return sockets;
   }
+  // Socket 7 exists and is TCP; 8 exists and is not.
+  absl::StatusOr<v1::KillSocketResponse> KillSocket(uint64_t id) override {
+    if (id == 8) return absl::FailedPreconditionError("socket 8 is not a TCP socket");
+    if (id != 7) return absl::NotFoundError(absl::StrCat("no socket ", id));
+    v1::KillSocketResponse killed;
+    killed.set_killed(1);
+    return killed;
+  }
   void set_answer(absl::StatusOr<v1::Stack> answer) {
     answer_ = std::move(answer);
   }
@@ -125,6 +134,22 @@ TEST_F(AdminServiceTest, GetStackReturnsTheBackendsStack) {
   EXPECT_EQ(stack.counters(0).protocol(), "tcp");
   EXPECT_EQ(stack.counters(0).name(), "drop");
   EXPECT_EQ(stack.counters(0).value(), 5u);
+}
+
+TEST_F(AdminServiceTest, KillSocketAnswersWithTheBackendsCountOrStatus) {
+  auto kill = [&](uint64_t id, v1::KillSocketResponse* response) {
+    grpc::ClientContext context;
+    v1::KillSocketRequest request;
+    request.set_id(id);
+    return stub_->KillSocket(&context, request, response);
+  };
+  v1::KillSocketResponse response;
+  ASSERT_TRUE(kill(7, &response).ok());
+  EXPECT_EQ(response.killed(), 1u);
+  grpc::Status status = kill(9, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status.error_message(), "no socket 9");
+  EXPECT_EQ(kill(8, &response).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_F(AdminServiceTest, ListSocketsReturnsTheBackendsSockets) {

@@ -61,6 +61,10 @@ class Socket {
     return EAGAIN;
   }
 
+  // The operator kills the socket (the admin service's KillSocket, as
+  // Linux's `ss -K`): 0, or EOPNOTSUPP where a socket cannot be killed.
+  virtual int Kill() { return EOPNOTSUPP; }
+
   // Housekeeping from the stack thread's timer.
   virtual void Tick() {}
 

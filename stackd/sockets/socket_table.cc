@@ -135,6 +135,14 @@ void SocketTable::Tick() {
   }
 }
 
+int SocketTable::Kill(uint64_t id) {
+  auto it = sockets_.find(id);
+  if (it == sockets_.end()) return ENOENT;
+  // The socket may remove itself from the table while it dies.
+  std::shared_ptr<Socket> socket = it->second.socket;
+  return socket->Kill();
+}
+
 std::vector<SocketSummary> SocketTable::List() const {
   std::vector<SocketSummary> out;
   out.reserve(sockets_.size());

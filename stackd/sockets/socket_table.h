@@ -72,6 +72,8 @@ class SocketTable {
   // given back to the system after many sockets went (malloc_trim).
   void Tick();
   std::vector<SocketSummary> List() const;
+  // Socket::Kill() of socket `id`; ENOENT if there is none.
+  int Kill(uint64_t id);
   size_t size() const { return sockets_.size(); }
 
  private:

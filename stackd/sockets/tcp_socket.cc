@@ -588,6 +588,20 @@ bool TcpSocket::OnIcmpError(const IcmpError& e) {
   return false;
 }
 
+int TcpSocket::Kill() {
+  if (state_ == State::kClosed) return 0;
+  Log(1, "socket %llu: tcp, killed by the operator", static_cast<unsigned long long>(id_));
+  tcp_pcb* pcb = pcb_;
+  DetachPcb();
+  if (pcb != nullptr) tcp_abort(pcb);  // RST unless CLOSED or SYN_SENT.
+  if (state_ == State::kConnecting) {
+    FinishConnect(ECONNABORTED);
+  } else {
+    Fail(ECONNABORTED);
+  }
+  return 0;
+}
+
 void TcpSocket::Fail(int error) {
   LeaveDeferral();
   pending_error_ = error;

@@ -77,6 +77,10 @@ class TcpSocket : public Socket,
   // `app_fd` is the application's fd (borrowed): SHUT_WR and SHUT_RD act on
   // it so the pair shows the same thing a TCP socket would.
   int Shutdown(int how, int app_fd) override;
+  // As Linux's tcp_abort (`ss -K`): RST to the peer of a synchronized
+  // connection, ECONNABORTED for the application (a listener's accept, a
+  // connect, a read or write).
+  int Kill() override;
 
   // Housekeeping from the stack thread's timer: accept-queue accounting.
   void Tick() override;
