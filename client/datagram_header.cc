@@ -101,7 +101,7 @@ bool DecodeDatagramHeader(const uint8_t* in, size_t len, DatagramHeader* out) {
 }
 
 int SetDatagramDestination(const sockaddr* addr, socklen_t len, int domain,
-                           DatagramHeader* h) {
+                           DatagramHeader* h, bool any_port) {
   if (static_cast<int>(len) < 0) return EINVAL;
   if (len < sizeof(sa_family_t)) return EINVAL;
   sa_family_t family;
@@ -111,7 +111,7 @@ int SetDatagramDestination(const sockaddr* addr, socklen_t len, int domain,
     if (len < sizeof(sockaddr_in)) return EINVAL;
     sockaddr_in in;
     std::memcpy(&in, addr, sizeof(in));
-    if (in.sin_port == 0) return EINVAL;
+    if (in.sin_port == 0 && !any_port) return EINVAL;
     h->port = ntohs(in.sin_port);
     h->scope_id = 0;
     std::memset(h->peer, 0, sizeof(h->peer));
@@ -130,7 +130,7 @@ int SetDatagramDestination(const sockaddr* addr, socklen_t len, int domain,
   if (len < kSin6LenRfc2133) return EINVAL;
   sockaddr_in6 in6{};
   std::memcpy(&in6, addr, len < sizeof(in6) ? len : sizeof(in6));
-  if (in6.sin6_port == 0) return EINVAL;
+  if (in6.sin6_port == 0 && !any_port) return EINVAL;
   h->family = AF_INET6;
   h->port = ntohs(in6.sin6_port);
   h->scope_id = len >= sizeof(sockaddr_in6) ? in6.sin6_scope_id : 0;
@@ -242,6 +242,7 @@ bool ParseDatagramMark(int value, DatagramMark* out) {
   if ((value & kDatagramMarkMask) != kDatagramMarkBase) return false;
   out->domain = (value & kDatagramMarkInet6) != 0 ? AF_INET6 : AF_INET;
   out->connected_limit = static_cast<size_t>(value & 0xffff);
+  out->ping = (value & kDatagramMarkPing) != 0;
   return true;
 }
 

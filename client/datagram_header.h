@@ -77,10 +77,11 @@ bool DecodeDatagramHeader(const uint8_t* in, size_t len, DatagramHeader* out);
 // on a socket of `domain`, as Linux's udp_sendmsg / udpv6_sendmsg read it:
 // an AF_INET address on an AF_INET6 socket travels IPv4-mapped; AF_UNSPEC
 // on an AF_INET6 socket means "no address" (the connected peer) and sets
-// nothing. Returns 0, or EINVAL (`len` too short, port 0, unknown family on
-// an AF_INET6 socket), EAFNOSUPPORT (AF_INET6 on an AF_INET socket).
+// nothing. Returns 0, or EINVAL (`len` too short, port 0 unless
+// `any_port` (a ping socket's destination has none), unknown family on an
+// AF_INET6 socket), EAFNOSUPPORT (AF_INET6 on an AF_INET socket).
 int SetDatagramDestination(const sockaddr* addr, socklen_t len, int domain,
-                           DatagramHeader* header);
+                           DatagramHeader* header, bool any_port = false);
 
 // The largest payload the header's destination takes: kMaxUdpPayload4 for
 // IPv4 and IPv4-mapped, kMaxUdpPayload6 for IPv6.
@@ -105,11 +106,13 @@ size_t DatagramControl(const DatagramHeader& header, void* control,
 // says "stack UDP socket", the socket's family and, when connected, the
 // largest payload its peer takes.
 inline constexpr int kDatagramMarkBase = 0x53400000;
-inline constexpr int kDatagramMarkMask = 0x7ffe0000;
+inline constexpr int kDatagramMarkMask = 0x7ffc0000;
 inline constexpr int kDatagramMarkInet6 = 0x00010000;
+inline constexpr int kDatagramMarkPing = 0x00020000;  // An ICMP echo socket.
 struct DatagramMark {
   int domain = AF_INET;           // AF_INET or AF_INET6.
   size_t connected_limit = 0;     // 0: not connected.
+  bool ping = false;              // ICMP echo: datagrams are echo messages.
 };
 // True, and *out filled, if `value` is a mark.
 bool ParseDatagramMark(int value, DatagramMark* out);

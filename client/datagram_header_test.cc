@@ -220,6 +220,8 @@ TEST(DatagramHeaderTest, DestinationErrorsAsLinux) {
   EXPECT_EQ(SetDatagramDestination(Sa(&to4), 1, AF_INET, &h), EINVAL);
   const sockaddr_in port0 = Ipv4("10.42.0.1", 0);
   EXPECT_EQ(SetDatagramDestination(Sa(&port0), sizeof(port0), AF_INET, &h), EINVAL);
+  // A ping socket's destination has no port.
+  EXPECT_EQ(SetDatagramDestination(Sa(&port0), sizeof(port0), AF_INET, &h, /*any_port=*/true), 0);
   sockaddr_in unix_family = to4;
   unix_family.sin_family = AF_UNIX;
   EXPECT_EQ(SetDatagramDestination(Sa(&unix_family), sizeof(unix_family), AF_INET, &h),
@@ -310,10 +312,13 @@ TEST(DatagramHeaderTest, Mark) {
   DatagramMark m;
   EXPECT_FALSE(ParseDatagramMark(1, &m));  // The kernel's default.
   EXPECT_FALSE(ParseDatagramMark(0x7fffffff, &m));
-  EXPECT_FALSE(ParseDatagramMark(kDatagramMarkBase | 0x20000, &m));
+  EXPECT_FALSE(ParseDatagramMark(kDatagramMarkBase | 0x40000, &m));
   ASSERT_TRUE(ParseDatagramMark(kDatagramMarkBase, &m));
   EXPECT_EQ(m.domain, AF_INET);
   EXPECT_EQ(m.connected_limit, 0u);
+  EXPECT_FALSE(m.ping);
+  ASSERT_TRUE(ParseDatagramMark(kDatagramMarkBase | kDatagramMarkPing, &m));
+  EXPECT_TRUE(m.ping) << "an ICMP echo socket";
   ASSERT_TRUE(ParseDatagramMark(kDatagramMarkBase | kDatagramMarkInet6 |
                                     static_cast<int>(kMaxUdpPayload6),
                                 &m));

@@ -294,8 +294,12 @@ INTERPOSE int socket(int domain, int type, int protocol) __THROW {
   const char* path = (domain == AF_INET || domain == AF_INET6) ? client::DefaultStack(domain)
                                                                : nullptr;
   if (path == nullptr) return libc::Socket(domain, type, protocol);
+  // ICMP echo (ping) sockets too: stackd serves them, or refuses them as
+  // Linux outside its ping_group_range (EACCES, after which ping tries a
+  // raw socket).
   if ((base_type == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
-      (base_type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))) {
+      (base_type == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP ||
+                                   protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6))) {
     const int saved_errno = errno;
     int fd = -1;
     const int error = Guarded([&] {
@@ -307,15 +311,11 @@ INTERPOSE int socket(int domain, int type, int protocol) __THROW {
   }
   // Any other socket of these families would be the host's, and the
   // program would reach the network around its stack. stackd serves no raw
-  // or ICMP echo (ping) sockets yet: refuse them as Linux refuses them to
-  // a program without the privilege (EPERM; EACCES outside
-  // ping_group_range, after which ping tries a raw socket), and other
-  // protocols as Linux refuses one it does not have.
+  // sockets: refuse them as Linux refuses them to a program without the
+  // privilege (EPERM), and other protocols as Linux refuses one it does
+  // not have.
   if (base_type == SOCK_RAW) {
     errno = EPERM;
-  } else if (base_type == SOCK_DGRAM &&
-             (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6)) {
-    errno = EACCES;
   } else if (base_type == SOCK_STREAM || base_type == SOCK_DGRAM) {
     errno = EPROTONOSUPPORT;
   } else if (base_type < 0 || base_type >= kSockMax) {

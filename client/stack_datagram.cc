@@ -223,7 +223,7 @@ int DatagramSend(int fd, const DatagramMark& mark, const msghdr* msg,
   DatagramHeader h;
   if (msg->msg_name != nullptr && msg->msg_namelen > 0) {
     if (int error = SetDatagramDestination(static_cast<const sockaddr*>(msg->msg_name),
-                                           msg->msg_namelen, mark.domain, &h)) {
+                                           msg->msg_namelen, mark.domain, &h, mark.ping)) {
       return error;
     }
   }
@@ -240,6 +240,19 @@ int DatagramSend(int fd, const DatagramMark& mark, const msghdr* msg,
   if (int error = ApplySendControl(msg, mark.domain, &h)) return error;
   const size_t total = IovecBytes(msg->msg_iov, msg->msg_iovlen);
   if (total > limit) return EMSGSIZE;
+  if (mark.ping) {
+    // As Linux's ping_common_sendmsg: an echo request (type 8, ICMPv6 128,
+    // code 0) with at least its 8-byte header, or EINVAL.
+    uint8_t icmp[2] = {0xff, 0xff};
+    size_t got = 0;
+    for (size_t i = 0; i < msg->msg_iovlen && got < 2; ++i) {
+      const auto* b = static_cast<const uint8_t*>(msg->msg_iov[i].iov_base);
+      for (size_t k = 0; k < msg->msg_iov[i].iov_len && got < 2; ++k) icmp[got++] = b[k];
+    }
+    if (total < 8 || icmp[0] != (mark.domain == AF_INET6 ? 128 : 8) || icmp[1] != 0) {
+      return EINVAL;
+    }
+  }
 
   uint8_t head[kDatagramHeaderBytes];
   EncodeDatagramHeader(h, head);

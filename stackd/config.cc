@@ -97,6 +97,17 @@ absl::Status ApplyFlag(absl::string_view name, absl::string_view value,
           absl::StrCat("--ready-fd: '", value, "' must be a file descriptor number"));
     }
     config.ready_fd = fd;
+  } else if (name == "ping-group-range") {
+    // "LOW-HIGH" (or Linux's "LOW HIGH"); LOW > HIGH lets nobody.
+    const size_t dash = value.find_first_of("- ");
+    uint32_t low = 0, high = 0;
+    if (dash == absl::string_view::npos || !absl::SimpleAtoi(value.substr(0, dash), &low) ||
+        !absl::SimpleAtoi(value.substr(dash + 1), &high) || low > 2147483647u ||
+        high > 2147483647u) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ping-group-range: '", value, "' must be LOW-HIGH, gids from 0 to 2147483647"));
+    }
+    config.ping_group_range = std::make_pair(low, high);
   } else if (name == "user") {
     if (value.empty()) return absl::InvalidArgumentError("--user: needs a user name");
     config.user = std::string(value);
@@ -343,6 +354,10 @@ at the Unix socket PATH (for example /dev/net/mynet).
   --user=NAME       who stackd becomes once its TAP and sockets are made
                     (default nobody; root keeps root), with no capabilities,
                     no_new_privs and a seccomp filter in any case
+  --ping-group-range=LOW-HIGH
+                    the gids that may make ICMP echo (ping) sockets, as
+                    Linux's net.ipv4.ping_group_range (default: that of the
+                    namespace stackd starts in; LOW > HIGH: nobody)
   --ready-fd=N      write "READY=1" and a newline to fd N and close it once
                     PATH and PATH.grpc accept connections (with
                     NOTIFY_SOCKET set, stackd also tells systemd READY=1

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,10 @@ struct StackConfig {
   // --ready-fd: where "READY=1" goes once the stack serves (readiness.h);
   // -1: nowhere.
   int ready_fd = -1;
+  // --ping-group-range: the gids that may make ICMP echo (ping) sockets,
+  // as Linux's net.ipv4.ping_group_range. Unset: the value of the namespace
+  // stackd starts in (/proc/sys/net/ipv4/ping_group_range).
+  std::optional<std::pair<uint32_t, uint32_t>> ping_group_range;
 };
 
 // What ParseCommandLine found: either a configuration to run, or a request

@@ -90,6 +90,23 @@ TEST(ParseCommandLineTest, ReadyFd) {
   }
 }
 
+TEST(ParseCommandLineTest, PingGroupRange) {
+  auto cl = Parse({"/dev/net/x"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_FALSE(cl->config.ping_group_range.has_value()) << "the host's, unless given";
+  cl = Parse({"/dev/net/x", "--ping-group-range=0-2147483647"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.ping_group_range, (std::pair<uint32_t, uint32_t>{0, 2147483647}));
+  cl = Parse({"/dev/net/x", "--ping-group-range=1 0"});  // Linux's spelling.
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->config.ping_group_range, (std::pair<uint32_t, uint32_t>{1, 0}));
+  for (const char* bad : {"--ping-group-range=5", "--ping-group-range=a-b",
+                          "--ping-group-range=0-2147483648", "--ping-group-range=-1-5"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(CodeOf({"/dev/net/x", bad}), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(ParseCommandLineTest, NetnsPath) {
   auto cl = Parse({"/dev/net/x", "--netns-path=/proc/42/ns/net"});
   ASSERT_TRUE(cl.ok()) << cl.status();

@@ -12,6 +12,7 @@
 #include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -63,6 +64,18 @@ absl::StatusOr<T> CallOnStackThread(asio::io_context& io,
     return absl::DeadlineExceededError("the stack thread did not answer in time");
   }
   return result.get();
+}
+
+// net.ipv4.ping_group_range of the namespace stackd runs in ("1 0", Linux's
+// default, if it cannot be read).
+std::pair<uint32_t, uint32_t> HostPingGroupRange() {
+  std::pair<uint32_t, uint32_t> range{1, 0};
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ping_group_range", "re")) {
+    unsigned low = 1, high = 0;
+    if (std::fscanf(f, "%u %u", &low, &high) == 2) range = {low, high};
+    std::fclose(f);
+  }
+  return range;
 }
 
 // --dns and --search, as the control server hands them to clients.
@@ -155,6 +168,11 @@ class Daemon : public admin::AdminBackend {
     ControlPolicy policy;
     policy.unprivileged_port_start = static_cast<uint32_t>(config_.unprivileged_port_start);
     policy.max_clients_per_uid = static_cast<size_t>(config_.max_calls_per_uid);
+    const auto [ping_low, ping_high] = config_.ping_group_range
+                                           ? *config_.ping_group_range
+                                           : HostPingGroupRange();
+    policy.ping_group_low = ping_low;
+    policy.ping_group_high = ping_high;
     control_ = std::make_unique<ControlServer>(io_, path_->fd(), sockets_.get(), config_.path,
                                                ResolverSettingsOf(config_), policy);
     control_->set_interfaces_source([this](socket::v1::InterfaceList* out) {

@@ -16,7 +16,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -215,6 +217,37 @@ TEST_P(UdpTest, DataCallsFindAStackSocketOnAnFdNumberThatWasAFile) {
   ASSERT_EQ(syscall(SYS_dup3, stack.get(), number, 0), number);  // Not through it either.
   round_trip(number, "close_range, then a raw dup3");
   close(number);
+}
+
+// Who may make ping sockets: stackd --ping-group-range, as Linux's
+// net.ipv4.ping_group_range (this test runs with gid 0). Outside it,
+// EACCES, as Linux; the other family's ICMP is no protocol of the family.
+TEST(PingGroupRangeTest, OnlyTheGroupsInTheRangeMakePingSockets) {
+  ASSERT_EQ(getgid(), 0u);
+  for (const char* range : {"1-0", "1-100", "0-0"}) {
+    SCOPED_TRACE(range);
+    Testbed::Options options;
+    options.extra_stackd_flags = {absl::StrCat("--ping-group-range=", range)};
+    absl::StatusOr<std::unique_ptr<Testbed>> bed = Testbed::Create(options);
+    ASSERT_TRUE(bed.ok()) << bed.status();
+    const char* path = (*bed)->stack_path().c_str();
+    const bool allowed = std::string(range) == "0-0";
+    for (auto [domain, protocol] : {std::pair<int, int>{AF_INET, IPPROTO_ICMP},
+                                    std::pair<int, int>{AF_INET6, IPPROTO_ICMPV6}}) {
+      errno = 0;
+      const int fd = msocket(path, domain, SOCK_DGRAM, protocol);
+      if (allowed) {
+        EXPECT_GE(fd, 0) << std::strerror(errno);
+      } else {
+        EXPECT_EQ(fd, -1);
+        EXPECT_EQ(errno, EACCES);
+      }
+      if (fd >= 0) close(fd);
+    }
+    errno = 0;
+    EXPECT_EQ(msocket(path, AF_INET, SOCK_DGRAM, IPPROTO_ICMPV6), -1);
+    EXPECT_EQ(errno, EPROTONOSUPPORT);
+  }
 }
 
 TEST_P(UdpTest, SendWithoutBindPicksAPort) {

@@ -320,6 +320,13 @@ class ControlServer::Connection : public std::enable_shared_from_this<Connection
       return -1;
     }
     if (req.type() == SOCK_DGRAM) {
+      const bool ping = req.protocol() == IPPROTO_ICMP || req.protocol() == IPPROTO_ICMPV6;
+      const ControlPolicy& policy = server_->policy_;
+      if (ping && (req.domain() == AF_INET) == (req.protocol() == IPPROTO_ICMP) &&
+          (cred_.gid < policy.ping_group_low || cred_.gid > policy.ping_group_high)) {
+        response->set_error(EACCES);  // As Linux outside ping_group_range.
+        return -1;
+      }
       int app_fd = -1;
       if (int error = UdpSocket::Create(table, req.domain(), req.protocol(), cred_.pid,
                                         cred_.uid, &app_fd)) {

@@ -52,6 +52,11 @@ struct ControlPolicy {
   // Binding a port below this takes root (bind(2) fails with EACCES), as
   // Linux's net.ipv4.ip_unprivileged_port_start. stackd --unprivileged-port-start.
   uint32_t unprivileged_port_start = 1024;
+  // Who may make ICMP echo (ping) sockets: a client whose gid is in
+  // [low, high], as Linux's net.ipv4.ping_group_range; others get EACCES.
+  // The default, Linux's own, lets nobody.
+  uint32_t ping_group_low = 1;
+  uint32_t ping_group_high = 0;
 };
 
 class ControlServer {

@@ -30,6 +30,7 @@
 #include "stackd/lwip_port/icmp_watch.h"
 #include "stackd/sockets/lwip_errno.h"
 #include "stackd/sockets/netif_facts.h"
+#include "stackd/sockets/ping_echo.h"
 #include "stackd/sockets/socket_table.h"
 #include "stackd/sockets/wire_address.h"
 
@@ -133,7 +134,9 @@ void ToHeader(const Address& a, uint8_t* family, uint8_t ip[16]) {
 
 int UdpSocket::Create(SocketTable* table, int family, int protocol, pid_t pid,
                       uid_t uid, int* app_fd) {
-  if (protocol != 0 && protocol != IPPROTO_UDP) return EPROTONOSUPPORT;
+  const bool ping = (family == AF_INET && protocol == IPPROTO_ICMP) ||
+                    (family == AF_INET6 && protocol == IPPROTO_ICMPV6);
+  if (!ping && protocol != 0 && protocol != IPPROTO_UDP) return EPROTONOSUPPORT;
   udp_pcb* pcb = udp_new_ip_type(family == AF_INET ? IPADDR_TYPE_V4 : IPADDR_TYPE_ANY);
   if (pcb == nullptr) return ENOMEM;
   uint64_t id = table->NextId();
@@ -142,21 +145,22 @@ int UdpSocket::Create(SocketTable* table, int family, int protocol, pid_t pid,
     udp_remove(pcb);
     return error;
   }
-  auto s = std::make_shared<UdpSocket>(table, id, family, pair.stack_fd, pcb);
+  auto s = std::make_shared<UdpSocket>(table, id, family, pair.stack_fd, pcb, ping);
   s->set_owner(pid, uid);
   s->SetMark(pair.app_fd);
   table->Add(s, pair.app_ino);
   s->Start();
   *app_fd = pair.app_fd;
-  Log(2, "socket %d: udp, created for pid %d", id, pid);
+  Log(2, "socket %d: %s, created for pid %d", id, ping ? "ping" : "udp", pid);
   return 0;
 }
 
 UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
-                     udp_pcb* pcb)
+                     udp_pcb* pcb, bool ping)
     : table_(table),
       id_(id),
       family_(family),
+      ping_(ping),
       pcb_(pcb),
       pair_(table->io(), pair_fd),
       options_(Protocol::kUdp, family) {
@@ -172,6 +176,7 @@ UdpSocket::UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
 }
 
 UdpSocket::~UdpSocket() {
+  if (ping_) PingUnbind(this);
   RemoveExtraPcbs();
   ConnectedSockets().erase(this);
   RecvErrSockets().erase(this);
@@ -218,6 +223,7 @@ int UdpSocket::ReplacePcb() {
   udp_recv(pcb_, nullptr, nullptr);
   udp_remove(pcb_);
   pcb_ = fresh;
+  if (ping_) PingUnbind(this);  // The identifier went with the old pcb.
   ApplyOptions();
   return 0;
 }
@@ -261,6 +267,7 @@ bool UdpSocket::PairHungUp() const {
 void UdpSocket::OnAppClosed() {
   if (closed_) return;
   closed_ = true;
+  if (ping_) PingUnbind(this);
   RemoveExtraPcbs();
   SetConnected(false);
   LeaveAllGroups();
@@ -372,6 +379,19 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
     ++tx_dropped_;  // EMSGSIZE, EACCES on Linux.
     return;
   }
+  if (ping_) {
+    ip_addr_t src;
+    ip_addr_copy(src, pcb_->local_ip);
+    if (h.local_family == AF_INET && IP_IS_V4_VAL(dst)) {
+      ip_addr_set_zero_ip4(&src);
+      std::memcpy(&ip_2_ip4(&src)->addr, h.local, 4);
+    } else if (h.local_family == AF_INET6 && IP_IS_V6_VAL(dst) && !IsV4Mapped(h.local)) {
+      ip_addr_set_zero_ip6(&src);
+      std::memcpy(ip_2_ip6(&src)->addr, h.local, 16);
+    }
+    SendEcho(data + client::kDatagramHeaderBytes, payload, dst, src);
+    return;
+  }
   pbuf* p = pbuf_alloc(PBUF_TRANSPORT, static_cast<u16_t>(payload), PBUF_RAM);
   if (p == nullptr) {
     ++tx_dropped_;
@@ -437,28 +457,59 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
 
 // --- Network -> application ---------------------------------------------------------
 
-void UdpSocket::OnRecv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
-  auto* self = static_cast<UdpSocket*>(arg);
-  if (self == nullptr || self->closed_) {
-    pbuf_free(p);
+// A ping socket's echo request: its identifier (chosen now if it has
+// none, as Linux's ping_sendmsg binds), the checksum, and out.
+void UdpSocket::SendEcho(const uint8_t* icmp, size_t len, const ip_addr_t& dst,
+                         const ip_addr_t& src) {
+  const bool v6 = family_ == AF_INET6;
+  if (v6 && IP_IS_V4_VAL(dst)) {
+    ++tx_dropped_;  // An ICMPv6 socket cannot reach an IPv4 peer (EINVAL).
     return;
   }
-  DatagramHeader h;
-  ToHeader(ToWire(*addr, port, self->family_), &h.family, h.peer);
-  h.port = port;
-  if (IP_IS_V6(addr) && ip6_addr_has_zone(ip_2_ip6(addr))) {
-    h.scope_id = ip6_addr_zone(ip_2_ip6(addr));
+  if (pcb_->local_port == 0) {
+    uint16_t ident = 0;
+    if (PingBind(this, v6, pcb_->local_ip, &ident) != 0) {
+      ++tx_dropped_;
+      return;
+    }
+    pcb_->local_port = ident;
   }
-  ToHeader(ToWire(*ip_current_dest_addr(), 0, self->family_), &h.local_family, h.local);
-  if (netif* in = ip_current_input_netif()) h.ifindex = netif_get_index(in);
-  self->AskForControl(&h);
-  const size_t bytes = p->tot_len;
-  const int error = self->Deliver(h, p);
+  if (int error = PingSend(v6, pcb_->local_port, icmp, len, dst, src, pcb_->ttl, pcb_->tos)) {
+    ++tx_dropped_;
+    Log(3, "socket %d: ping, send failed: %s", id_, std::strerror(error));
+    return;
+  }
+  bytes_out_ += len;
+}
+
+bool UdpSocket::ping_reuse() const { return options_.flag(SOL_SOCKET, SO_REUSEADDR); }
+
+void UdpSocket::OnEchoReply(const pbuf* message, const ip_addr_t& from) {
+  if (!closed_) Receive(message, from, 0);
+}
+
+void UdpSocket::OnRecv(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
+  auto* self = static_cast<UdpSocket*>(arg);
+  if (self != nullptr && !self->closed_) self->Receive(p, *addr, port);
   pbuf_free(p);
+}
+
+void UdpSocket::Receive(const pbuf* p, const ip_addr_t& addr, uint16_t port) {
+  DatagramHeader h;
+  ToHeader(ToWire(addr, port, family_), &h.family, h.peer);
+  h.port = port;
+  if (IP_IS_V6(&addr) && ip6_addr_has_zone(ip_2_ip6(&addr))) {
+    h.scope_id = ip6_addr_zone(ip_2_ip6(&addr));
+  }
+  ToHeader(ToWire(*ip_current_dest_addr(), 0, family_), &h.local_family, h.local);
+  if (netif* in = ip_current_input_netif()) h.ifindex = netif_get_index(in);
+  AskForControl(&h);
+  const size_t bytes = p->tot_len;
+  const int error = Deliver(h, p);
   if (error == 0) {
-    self->bytes_in_ += bytes;
+    bytes_in_ += bytes;
   } else if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS || error == ENOMEM) {
-    ++self->rx_dropped_;  // The receive buffer is full, as Linux counts it.
+    ++rx_dropped_;  // The receive buffer is full, as Linux counts it.
   }
   // Otherwise the application shut down receiving or is gone: nothing to
   // count.
@@ -559,7 +610,9 @@ void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
   if (!report) return;
   auto sent_by = [&](const UdpSocket* s) {
     const udp_pcb* pcb = s->pcb_;
-    if (pcb == nullptr || s->closed_ || pcb->local_port != icmp.local_port) return false;
+    if (pcb == nullptr || s->closed_ || s->ping_ || pcb->local_port != icmp.local_port) {
+      return false;
+    }
     if (!ip_addr_isany(&pcb->local_ip) && !SameAddress(pcb->local_ip, icmp.local)) {
       return false;
     }
@@ -674,6 +727,22 @@ int UdpSocket::Bind(const Address& address, Address* bound) {
   if (!freebind && !IsLocalAddress(ip) && !ip_addr_ismulticast(&ip) && !IsBroadcast(ip)) {
     return EADDRNOTAVAIL;
   }
+  if (ping_) {
+    // The port is the echo identifier (0: a free one).
+    // An ICMPv6 socket takes no IPv4 (v4-mapped) address.
+    if (family_ == AF_INET6 && IP_IS_V4_VAL(ip)) return EAFNOSUPPORT;
+    ip_addr_t old;
+    ip_addr_copy(old, pcb_->local_ip);
+    ip_addr_copy(pcb_->local_ip, ip);
+    uint16_t ident = port;
+    if (int error = PingBind(this, family_ == AF_INET6, ip, &ident)) {
+      ip_addr_copy(pcb_->local_ip, old);
+      return error;
+    }
+    pcb_->local_port = ident;
+    bound_explicitly_ = port != 0;
+    return GetName(false, bound);
+  }
   if (int error = CheckPortSharing(ip, port)) return error;
   err_t err = udp_bind(pcb_, &ip, port);
   if (err != ERR_OK) return LwipErrToErrno(err);
@@ -691,6 +760,7 @@ void UdpSocket::RemoveExtraPcbs() {
 
 int UdpSocket::MultiBind(const socket::v1::MBindRequest& request,
                          socket::v1::AddressList* bound) {
+  if (ping_) return EOPNOTSUPP;
   const int n = request.addresses_size();
   if (n == 0 || n > 64) return EINVAL;
   if (closed_ || pcb_ == nullptr) return EBADF;
@@ -790,15 +860,22 @@ int UdpSocket::Connect(const Address& address, uint32_t, int, int app_fd) {
   if (!ip_addr_ismulticast(&ip) && ip_route(&pcb_->local_ip, &ip) == nullptr) {
     return finish(ENETUNREACH);
   }
-  err_t err = udp_connect(pcb_, &ip, port);
-  if (err != ERR_OK) return finish(LwipErrToErrno(err));
+  if (ping_) {
+    if (family_ == AF_INET6 && IP_IS_V4_VAL(ip)) return finish(EAFNOSUPPORT);
+    // Replies come from the peer only; the identifier is the send's.
+    ip_addr_copy(pcb_->remote_ip, ip);
+    pcb_->remote_port = 0;
+  } else {
+    err_t err = udp_connect(pcb_, &ip, port);
+    if (err != ERR_OK) return finish(LwipErrToErrno(err));
+  }
   SetConnected(true);
   peer_ = ToWire(pcb_->remote_ip, pcb_->remote_port, family_);
   return finish(0);
 }
 
 void UdpSocket::SetMark(int app_fd) const {
-  int mark = kMarkBase | (family_ == AF_INET6 ? kMarkInet6 : 0);
+  int mark = kMarkBase | (family_ == AF_INET6 ? kMarkInet6 : 0) | (ping_ ? kMarkPing : 0);
   if (connected_ && pcb_ != nullptr) {
     mark |= static_cast<int>(IP_IS_V4_VAL(pcb_->remote_ip) ? kMaxPayload4 : kMaxPayload6);
   }
@@ -1062,7 +1139,7 @@ int UdpSocket::Shutdown(int how, int app_fd) {
 SocketSummary UdpSocket::Summary() const {
   SocketSummary s;
   s.id = id_;
-  s.protocol = "udp";
+  s.protocol = ping_ ? (family_ == AF_INET6 ? "icmp6" : "icmp") : "udp";
   s.family = family_;
   if (closed_) {
     s.state = "closed";

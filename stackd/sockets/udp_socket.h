@@ -36,6 +36,7 @@
 #include "client/datagram_header.h"
 #include "stackd/lwip_port/icmp_error.h"
 #include "stackd/sockets/options/socket_options.h"
+#include "stackd/sockets/ping_echo.h"
 #include "stackd/sockets/socket.h"
 
 namespace stackd {
@@ -45,19 +46,24 @@ class SocketTable;
 // The header of every packet on the pair, shared with the library.
 using client::DatagramHeader;
 
-class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> {
+class UdpSocket : public Socket,
+                  public PingEndpoint,
+                  public std::enable_shared_from_this<UdpSocket> {
  public:
   // Makes a UDP socket of `family` (AF_INET, AF_INET6) for the process
   // `pid`/`uid`: a pcb, a pair, an entry in `table`. On 0, *app_fd is the
   // application's end of the pair (the caller sends it, then closes it).
-  // Errors: EPROTONOSUPPORT (`protocol` is not 0 or IPPROTO_UDP), ENOMEM,
-  // and NewPair's.
+  // `protocol` IPPROTO_ICMP (AF_INET) or IPPROTO_ICMPV6 (AF_INET6) makes an
+  // ICMP echo ("ping") socket instead (ping_echo.h): the same datagram
+  // socket, whose port is its echo identifier and whose datagrams are echo
+  // requests and replies; its pcb only holds its addresses and options.
+  // Errors: EPROTONOSUPPORT (another protocol), ENOMEM, and NewPair's.
   static int Create(SocketTable* table, int family, int protocol, pid_t pid,
                     uid_t uid, int* app_fd);
 
   // `pair_fd` is stackd's end (ownership passes); `pcb` a fresh pcb.
   UdpSocket(SocketTable* table, uint64_t id, int family, int pair_fd,
-            udp_pcb* pcb);
+            udp_pcb* pcb, bool ping = false);
   ~UdpSocket() override;
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
@@ -102,11 +108,19 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   uint64_t id() const override { return id_; }
   SocketSummary Summary() const override;
 
+  // PingEndpoint, for a ping socket.
+  const ip_addr_t& ping_local() const override { return pcb_->local_ip; }
+  const ip_addr_t* ping_peer() const override { return connected_ ? &pcb_->remote_ip : nullptr; }
+  bool ping_reuse() const override;
+  void OnEchoReply(const pbuf* message, const ip_addr_t& from) override;
+
   // The value of the connection mark (SO_RCVLOWAT on the application's
-  // end): kMarkBase, kMarkInet6 for an AF_INET6 socket, and the largest
+  // end): kMarkBase, kMarkInet6 for an AF_INET6 socket, kMarkPing for a
+  // ping socket, and the largest
   // payload the connected peer takes (0 when not connected).
   static constexpr int kMarkBase = 0x53400000;
   static constexpr int kMarkInet6 = 0x00010000;
+  static constexpr int kMarkPing = 0x00020000;
   // The largest payloads: IPv4's, and IPv6's as lwIP's 16-bit packet
   // lengths allow (65535 bytes with the IPv6 and UDP headers).
   static constexpr size_t kMaxPayload4 = 65507;
@@ -151,9 +165,15 @@ class UdpSocket : public Socket, public std::enable_shared_from_this<UdpSocket> 
   // values they carry (during lwIP's receive callback).
   void AskForControl(DatagramHeader* h) const;
 
+  // A received datagram (`p`) from `addr`:`port` for the application.
+  void Receive(const pbuf* p, const ip_addr_t& addr, uint16_t port);
+  // A ping socket's echo request.
+  void SendEcho(const uint8_t* icmp, size_t len, const ip_addr_t& dst, const ip_addr_t& src);
+
   SocketTable* table_;
   const uint64_t id_;
   const int family_;
+  const bool ping_;
   udp_pcb* pcb_;
   mutable boost::asio::posix::stream_descriptor pair_;
   bool closed_ = false;

@@ -22,11 +22,23 @@ namespace {
 
 // One test bed for every case, made by the first and removed by
 // BedEnvironment at the end. A bed that cannot be made fails every case.
+// Ping sockets are allowed to every group on both sides: the kernel's
+// (the bed's namespace's net.ipv4.ping_group_range) and stackd's.
+constexpr char kPingGroupRange[] = "0 2147483647";
+
 testbed::Testbed* Bed() {
   static testbed::Testbed* bed = [] {
-    auto made = testbed::Testbed::Create();
+    testbed::Testbed::Options options;
+    options.extra_stackd_flags = {"--ping-group-range=0-2147483647"};
+    auto made = testbed::Testbed::Create(options);
     if (!made.ok()) {
       fprintf(stderr, "test bed: %s\n", made.status().ToString().c_str());
+      return static_cast<testbed::Testbed*>(nullptr);
+    }
+    const testbed::CommandResult set = (*made)->Run(
+        absl::StrCat("sysctl -qw net.ipv4.ping_group_range='", kPingGroupRange, "'"));
+    if (set.exit_code != 0) {
+      fprintf(stderr, "test bed: ping_group_range: %s\n", set.err.c_str());
       return static_cast<testbed::Testbed*>(nullptr);
     }
     return made->release();

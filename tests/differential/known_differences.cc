@@ -47,7 +47,6 @@ const Difference kDifferences[] = {
     {"tcp_info/established/*", "TCP_INFO: lwIP measures RTT in 40 ms timer ticks (rtt 0 on a fast path), counts no segments; cwnd one segment apart"},
     {"tcp_connect/af_unspec_disconnects/*", "connect(AF_UNSPEC) does not disconnect a TCP socket"},
     {"udp/sizes/v6/*", "lwIP's 16-bit lengths: IPv6 datagrams up to 65487 bytes (Linux 65527)"},
-    {"udp/ping_socket/*", "no ICMP echo (ping) sockets"},
     {"udp/broadcast_permission/*", "255.255.255.255 without a default route: sent, where Linux says ENETUNREACH"},
     // --- Values that are Linux's own ------------------------------------------
     {"option_tcp/tcp_congestion_default/*", "by design: lwIP runs Reno; Linux reports the host's default (bbr, cubic)"},

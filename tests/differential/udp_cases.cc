@@ -503,6 +503,70 @@ void AddBroadcastCases(std::vector<Case>& cases) {
                      const int fd = w.Socket(World::Domain(ip), SOCK_DGRAM,
                                              ip == Ip::kV4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
                      r.Ret("socket", fd < 0 ? -1 : 0);
+                     // The other family's ICMP is no protocol of this one.
+                     errno = 0;
+                     const int other = w.Socket(World::Domain(ip), SOCK_DGRAM,
+                                                ip == Ip::kV4 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+                     r.Ret("other family's", other < 0 ? -1 : 0);
+                   }});
+}
+
+// ICMP echo ("ping") datagram sockets (net.ipv4.ping_group_range allows
+// them on both sides here, differential_test.cc): an echo request to the
+// peer and its reply, with the identifier the socket chose or was bound to.
+void AddPingCases(std::vector<Case>& cases) {
+  for (uint16_t bound : {uint16_t{0}, uint16_t{4242}}) {
+    cases.push_back(
+        {bound == 0 ? "ping/echo" : "ping/echo_bound", kV4V6, true,
+         [bound](World& w, Ip ip, Record& r) {
+           const bool v6 = ip == Ip::kV6;
+           const int fd = w.Socket(World::Domain(ip), SOCK_DGRAM, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+           if (fd < 0) return r.Add("socket", ErrnoName(errno));
+           if (bound != 0) {
+             SockAddr at = w.Any(ip, bound);
+             r.Ret("bind", bind(fd, at.get(), at.len));
+           }
+           auto ident = [&] {
+             sockaddr_storage name{};
+             socklen_t len = sizeof(name);
+             getsockname(fd, reinterpret_cast<sockaddr*>(&name), &len);
+             return ntohs(name.ss_family == AF_INET6
+                              ? reinterpret_cast<sockaddr_in6*>(&name)->sin6_port
+                              : reinterpret_cast<sockaddr_in*>(&name)->sin_port);
+           };
+           r.Add("ident before", bound != 0 && ident() == bound ? "bound" : absl::StrCat(ident()));
+           std::string request = {static_cast<char>(v6 ? 128 : 8), 0, 0, 0, 0x55, 0x66, 0, 7};
+           request += "ping";
+           SockAddr to = w.Peer(ip, 0);
+           r.Ret("send", sendto(fd, request.data(), request.size(), 0, to.get(), to.len));
+           const uint16_t id = ident();
+           r.Add("ident after", id == 0 ? "0" : (bound != 0 && id == bound ? "bound" : "chosen"));
+           if (PollBits(fd, POLLIN, absl::Seconds(2)) == "none") return r.Add("reply", "none");
+           char buf[64];
+           sockaddr_storage from{};
+           socklen_t from_len = sizeof(from);
+           const ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+                                      reinterpret_cast<sockaddr*>(&from), &from_len);
+           if (n < 8) return r.Add("reply", absl::StrCat(n, " ", ErrnoName(errno)));
+           const uint16_t reply_id = static_cast<uint16_t>((uint8_t)buf[4] << 8 | (uint8_t)buf[5]);
+           r.Add("reply", absl::StrCat("type=", (uint8_t)buf[0], " code=", (uint8_t)buf[1],
+                                       " id=", reply_id == id ? "ident" : absl::StrCat(reply_id),
+                                       " seq=", (uint8_t)buf[7], " data=", std::string(buf + 8, n - 8)));
+           r.Add("from", w.Describe(reinterpret_cast<sockaddr*>(&from), from_len));
+         }});
+  }
+  cases.push_back({"ping/not_an_echo_request", kV4V6, true,
+                   [](World& w, Ip ip, Record& r) {
+                     const bool v6 = ip == Ip::kV6;
+                     const int fd = w.Socket(World::Domain(ip), SOCK_DGRAM,
+                                             v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+                     if (fd < 0) return r.Add("socket", ErrnoName(errno));
+                     SockAddr to = w.Peer(ip, 0);
+                     const std::string timestamp = {13, 0, 0, 0, 0, 1, 0, 1};
+                     r.Ret("other type", sendto(fd, timestamp.data(), timestamp.size(), 0,
+                                                to.get(), to.len));
+                     const std::string shorter = {static_cast<char>(v6 ? 128 : 8), 0, 0};
+                     r.Ret("short", sendto(fd, shorter.data(), shorter.size(), 0, to.get(), to.len));
                    }});
 }
 
@@ -513,6 +577,7 @@ void AddUdpCases(std::vector<Case>& cases) {
   AddErrorCases(cases);
   AddControlMessageCases(cases);
   AddBroadcastCases(cases);
+  AddPingCases(cases);
 }
 
 }  // namespace stackd::differential
