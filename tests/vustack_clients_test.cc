@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -267,6 +268,24 @@ TEST_F(VustackClientsTest, PingThroughTheStack) {
     EXPECT_THAT(r.out, HasSubstr("3 packets transmitted, 3 received, 0% packet loss")) << r.out;
     EXPECT_THAT(r.out, HasSubstr(absl::StrCat("64 bytes from ", ip, ": icmp_seq=1 ttl=64")))
         << r.out;
+  }
+}
+
+// ping to an address nobody on the link has: after the 3 s of address
+// resolution the stack reports each echo request as unreachable to its
+// sender, and ping prints it, as on Linux ("From <own address> icmp_seq=1
+// Destination Host Unreachable"; lwIP patch 0035, the error queue of
+// ping sockets).
+TEST_F(VustackClientsTest, PingReportsAnUnreachableNeighbour) {
+  for (const auto& [ip, own, says] :
+       {std::tuple<const char*, absl::string_view, const char*>{
+            "10.42.0.99", kStackIp4, "Destination Host Unreachable"},
+        std::tuple<const char*, absl::string_view, const char*>{
+            "fd42::99", kStackIp6, "Destination unreachable: Address unreachable"}}) {
+    CommandResult r = OnStack({"ping", "-n", "-c", "1", "-W", "6", ip});
+    EXPECT_EQ(r.exit_code, 1) << ip << "\n" << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat("From ", own, " icmp_seq=1 ", says))) << r.out;
+    EXPECT_THAT(r.out, HasSubstr("1 packets transmitted, 0 received, +1 errors")) << r.out;
   }
 }
 

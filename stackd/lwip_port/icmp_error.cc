@@ -32,8 +32,10 @@ void SetIp6(ip_addr_t* a, const uint8_t* bytes) {
   std::memcpy(ip_2_ip6(a)->addr, bytes, 16);
 }
 
-bool QuotesTransport(uint8_t protocol) {
-  return protocol == IP_PROTO_TCP || protocol == IP_PROTO_UDP;
+// TCP, UDP, or an echo request of a ping socket (ICMP over IPv4, ICMPv6
+// over IPv6, as `quoted_icmp`).
+bool QuotesTransport(uint8_t protocol, uint8_t quoted_icmp) {
+  return protocol == IP_PROTO_TCP || protocol == IP_PROTO_UDP || protocol == quoted_icmp;
 }
 
 // The one's complement sum of `a` then `b` is all ones (`a` has an even
@@ -68,7 +70,7 @@ std::optional<IcmpError> ParseIcmp4(const uint8_t* b, size_t n) {
   if (icmp_len < kIcmpHeader + 20 || (inner[0] >> 4) != 4) return std::nullopt;
   const size_t inner_len = static_cast<size_t>(inner[0] & 0x0f) * 4;
   if (inner_len < 20 || icmp_len < kIcmpHeader + inner_len + kQuotedTransport ||
-      !QuotesTransport(inner[9])) {
+      !QuotesTransport(inner[9], IP_PROTO_ICMP)) {
     return std::nullopt;
   }
   e.protocol = inner[9];
@@ -105,7 +107,7 @@ std::optional<IcmpError> ParseIcmp6(const uint8_t* b, size_t n) {
   e.info = Get32(icmp + 4);
   const uint8_t* inner = icmp + kIcmpHeader;
   if (icmp_len < kIcmpHeader + kIp6Header + kQuotedTransport || (inner[0] >> 4) != 6 ||
-      !QuotesTransport(inner[6])) {
+      !QuotesTransport(inner[6], IP6_NEXTH_ICMP6)) {
     return std::nullopt;  // Extension headers in the quoted packet: not ours.
   }
   e.protocol = inner[6];
@@ -238,8 +240,17 @@ std::optional<IcmpError> ParseIcmpError(const uint8_t* message, size_t n) {
   }
   if (!e) return e;
   const uint8_t* t = message + e->transport_at;
-  e->local_port = Get16(t);
-  e->remote_port = Get16(t + 2);
+  if (e->protocol == IP_PROTO_ICMP || e->protocol == IP6_NEXTH_ICMP6) {
+    // A ping socket's echo request: its identifier is its "port".
+    if (t[0] != (e->v4 ? kIcmp4EchoRequest : kIcmp6EchoRequest) || t[1] != 0) {
+      return std::nullopt;
+    }
+    e->local_port = Get16(t + 4);
+    e->remote_port = 0;
+  } else {
+    e->local_port = Get16(t);
+    e->remote_port = Get16(t + 2);
+  }
   e->transport_word = Get32(t + 4);
   return e;
 }

@@ -23,6 +23,8 @@ inline constexpr uint8_t kIcmp6PacketTooBig = 2;
 inline constexpr uint8_t kIcmp6TimeExceeded = 3;
 inline constexpr uint8_t kIcmp6ParameterProblem = 4;
 inline constexpr uint8_t kIcmp6PortUnreachable = 4;
+inline constexpr uint8_t kIcmp4EchoRequest = 8;
+inline constexpr uint8_t kIcmp6EchoRequest = 128;
 
 struct IcmpError {
   bool v4 = true;  // ICMP over IPv4, else ICMPv6
@@ -35,6 +37,9 @@ struct IcmpError {
   // The quoted packet, which stackd sent: its source is ours.
   ip_addr_t local;
   ip_addr_t remote;
+  // IP_PROTO_TCP, IP_PROTO_UDP, or IP_PROTO_ICMP / IP6_NEXTH_ICMP6 for the
+  // echo request of a ping socket, whose identifier is then local_port
+  // (remote_port 0).
   uint8_t protocol = 0;
   uint16_t local_port = 0;
   uint16_t remote_port = 0;
@@ -65,7 +70,7 @@ std::optional<IcmpErrorReport> ReportForSocket(const IcmpError& e);
 
 // Parses `message` (`n` bytes from the outer IP header on). Empty unless it
 // is a well-formed ICMP or ICMPv6 error with a correct checksum, quoting
-// at least 8 bytes of a TCP or UDP header.
+// at least 8 bytes of a TCP or UDP header or of an echo request.
 std::optional<IcmpError> ParseIcmpError(const uint8_t* message, size_t n);
 
 // The same address, ignoring IPv6 zones (a quoted packet carries none).

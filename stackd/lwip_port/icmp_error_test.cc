@@ -97,6 +97,36 @@ Bytes Icmp6(uint8_t type, uint8_t code, uint32_t info) {
   return m;
 }
 
+// A host unreachable from the router about an ICMP message of `type` (an
+// echo request: 8) that the stack sent with identifier 0x1234.
+Bytes Icmp4AboutIcmp(uint8_t type) {
+  const Bytes quoted = {type, 0, 0, 0, 0x12, 0x34, 0, 7};
+  Bytes inner = Ip4Header(1, kStack4, kPeer4, 20 + 64);
+  inner.insert(inner.end(), quoted.begin(), quoted.end());
+  Bytes icmp = {3, 1, 0, 0, 0, 0, 0, 0};
+  icmp.insert(icmp.end(), inner.begin(), inner.end());
+  Put16(icmp, 2, Checksum(icmp, 0, icmp.size()));
+  Bytes m = Ip4Header(1, kRouter4, kStack4, 20 + icmp.size());
+  m.insert(m.end(), icmp.begin(), icmp.end());
+  return m;
+}
+
+// A ping socket's echo request quoted: its identifier is the "port".
+TEST(IcmpErrorTest, AnErrorAboutAnEchoRequestNamesItsIdentifier) {
+  const Bytes m = Icmp4AboutIcmp(8);
+  std::optional<IcmpError> e = ParseIcmpError(m.data(), m.size());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->protocol, 1);
+  EXPECT_EQ(e->local_port, 0x1234);
+  EXPECT_EQ(e->remote_port, 0);
+  EXPECT_EQ(e->transport_at, 20u + 8u + 20u) << "the quoted echo request";
+  // About any other ICMP message (an echo reply, an error): nobody's.
+  for (uint8_t other : {0, 3, 11}) {
+    const Bytes n = Icmp4AboutIcmp(other);
+    EXPECT_FALSE(ParseIcmpError(n.data(), n.size()).has_value()) << int(other);
+  }
+}
+
 TEST(IcmpErrorTest, FragmentationNeededNamesTheConnectionAndTheMtu) {
   const Bytes m = Icmp4(3, 4, 1280);
   auto e = ParseIcmpError(m.data(), m.size());

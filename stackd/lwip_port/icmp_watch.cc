@@ -16,11 +16,18 @@ namespace {
 struct Handlers {
   std::vector<IcmpErrorHandler> tcp;
   std::vector<IcmpErrorHandler> udp;
+  std::vector<IcmpErrorHandler> ping;  // Quoted echo requests, both families.
 };
+
 
 Handlers& handlers() {
   static Handlers h;
   return h;
+}
+std::vector<IcmpErrorHandler>& HandlersOf(uint8_t protocol) {
+  if (protocol == IP_PROTO_TCP) return handlers().tcp;
+  if (protocol == IP_PROTO_UDP) return handlers().udp;
+  return handlers().ping;
 }
 
 // Raw pcb callback: `p` starts with the IP header. Returns 0 (lwIP's own
@@ -34,11 +41,7 @@ u8_t OnIcmp(void*, raw_pcb*, pbuf* p, const ip_addr_t*) {
   const u16_t n = pbuf_copy_partial(p, b, sizeof(b), 0);
   const std::optional<IcmpError> e = ParseIcmpError(b, n);
   if (!e) return 0;
-  const std::vector<IcmpErrorHandler>* list = e->protocol == IP_PROTO_TCP   ? &handlers().tcp
-                                              : e->protocol == IP_PROTO_UDP ? &handlers().udp
-                                                                            : nullptr;
-  if (list == nullptr) return 0;
-  for (const IcmpErrorHandler& handler : *list) {
+  for (const IcmpErrorHandler& handler : HandlersOf(e->protocol)) {
     if (handler(*e, b, n)) {
       pbuf_free(p);
       return 1;
@@ -76,7 +79,7 @@ tcp_pcb* QuotedTcpSender(const IcmpError& e) {
 }
 
 void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler) {
-  (protocol == IP_PROTO_TCP ? handlers().tcp : handlers().udp).push_back(std::move(handler));
+  HandlersOf(protocol).push_back(std::move(handler));
   Watch();
 }
 

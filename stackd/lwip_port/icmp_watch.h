@@ -23,8 +23,9 @@ namespace stackd {
 using IcmpErrorHandler =
     std::function<bool(const IcmpError& error, const uint8_t* message, size_t n)>;
 
-// Hands errors that quote a packet of `protocol` (IP_PROTO_TCP or
-// IP_PROTO_UDP) to `handler` too, after the handlers added before it (the
+// Hands errors that quote a packet of `protocol` (IP_PROTO_TCP,
+// IP_PROTO_UDP, or IP_PROTO_ICMP for the echo requests of ping sockets of
+// either family) to `handler` too, after the handlers added before it (the
 // first that drops a message ends its round), and starts watching if that
 // has not happened yet (after lwip_init()). Handlers stay for the process.
 void AddIcmpErrorHandler(uint8_t protocol, IcmpErrorHandler handler);

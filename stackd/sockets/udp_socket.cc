@@ -598,10 +598,12 @@ void UdpSocket::WatchIcmp() {
   static bool watching = false;
   if (watching) return;
   watching = true;
-  AddIcmpErrorHandler(IP_PROTO_UDP, [](const IcmpError& e, const uint8_t* message, size_t) {
-    OnIcmpError(e, message);
-    return false;  // lwIP's own ICMP code sees it too.
-  });
+  for (uint8_t protocol : {IP_PROTO_UDP, IP_PROTO_ICMP}) {  // ICMP: ping sockets'.
+    AddIcmpErrorHandler(protocol, [](const IcmpError& e, const uint8_t* message, size_t) {
+      OnIcmpError(e, message);
+      return false;  // lwIP's own ICMP code sees it too.
+    });
+  }
 }
 
 void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
@@ -609,8 +611,11 @@ void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
   const std::optional<IcmpErrorReport> report = ReportForSocket(icmp);
   if (!report) return;
   auto sent_by = [&](const UdpSocket* s) {
+    // A ping socket's errors quote its echo requests, with its identifier.
+    const bool ping_error = icmp.protocol != IP_PROTO_UDP;
     const udp_pcb* pcb = s->pcb_;
-    if (pcb == nullptr || s->closed_ || s->ping_ || pcb->local_port != icmp.local_port) {
+    if (pcb == nullptr || s->closed_ || s->ping_ != ping_error ||
+        pcb->local_port != icmp.local_port) {
       return false;
     }
     if (!ip_addr_isany(&pcb->local_ip) && !SameAddress(pcb->local_ip, icmp.local)) {
@@ -636,7 +641,9 @@ void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
     e.set_type(icmp.type);
     e.set_code(icmp.code);
     e.set_info(report->info);
-    const size_t payload_at = icmp.transport_at + 8;
+    // The payload: after the UDP header; a ping socket's, the echo request
+    // itself (Linux's ping_err hands ip_icmp_error the ICMP header).
+    const size_t payload_at = icmp.transport_at + (target->ping_ ? 0 : 8);
     if (icmp.length > payload_at) {
       e.set_payload(reinterpret_cast<const char*>(b + payload_at), icmp.length - payload_at);
     }
@@ -656,8 +663,8 @@ void UdpSocket::OnIcmpError(const IcmpError& icmp, const uint8_t* b) {
   h.flags = client::kDatagramFlagError;
   h.error = report->error;
   target->Deliver(h, nullptr);
-  Log(3, "socket %d: udp, ICMP error %u/%u from the path (errno %d)", target->id_,
-      icmp.type, icmp.code, report->error);
+  Log(3, "socket %d: %s, ICMP error %u/%u from the path (errno %d)", target->id_,
+      target->ping_ ? "ping" : "udp", icmp.type, icmp.code, report->error);
 }
 
 bool UdpSocket::RecvErr(bool v4) const {
