@@ -1986,6 +1986,33 @@ TEST_F(TcpTimerTest, SynAckRetransmissionsStopAfterFiveAsLinux) {
   EXPECT_NEAR(dropped_ms, 63'000, 200) << "when the half-open connection goes";
 }
 
+// Closed by the application and its FIN acknowledged, the connection
+// waits 60 s in FIN-WAIT-2 for the peer's FIN (Linux's tcp_fin_timeout;
+// patch 0036), not lwIP's 20 s.
+TEST_F(TcpTimerTest, FinWait2LastsSixtySecondsAsLinux) {
+  tcp_pcb* pcb = Establish(46105, 0, 65535);
+  ASSERT_NE(pcb, nullptr);
+  accepted_.pop_back();  // lwIP owns it once closed.
+  const uint32_t snd_nxt = pcb->snd_nxt;
+  ASSERT_EQ(tcp_close(pcb), ERR_OK);
+  TakeSent();  // The FIN.
+  Send(Frame(46105, 1001, snd_nxt + 1, kTcpAck));
+  auto in_fin_wait_2 = [] {
+    for (tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next) {
+      if (p->remote_port == 46105 && p->state == FIN_WAIT_2) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(in_fin_wait_2());
+  uint32_t gone_ms = 0;
+  for (uint32_t ms = 1000; ms <= 90'000 && gone_ms == 0; ms += 1000) {
+    Advance(1000);
+    TakeSent();
+    if (!in_fin_wait_2()) gone_ms = ms;
+  }
+  EXPECT_NEAR(gone_ms, 61'000, 1000) << "when FIN-WAIT-2 gave up";
+}
+
 // The stack closed first, so its side is in TIME-WAIT. A SYN from the same
 // port above everything received reopens the connection, with an ISN above
 // every sequence number of the old one (RFC 6191, Linux: SND.NXT + 65537;

@@ -47,7 +47,8 @@
 //   data, so a connect to a silent host fails after 127 s (patch 0019);
 //   the RTO doubles up to 120 s (patch 0032) and data is retransmitted 15
 //   times (tcp_retries2; about 15 minutes from a 200 ms RTO), a SYN-ACK 5
-//   times (tcp_synack_retries, dropped at 63 s; patch 0033).
+//   times (tcp_synack_retries, dropped at 63 s; patch 0033); a closed
+//   connection waits 60 s in FIN-WAIT-2 (tcp_fin_timeout; patch 0036).
 // - A SYN above what a TIME-WAIT connection received, or with a newer
 //   timestamp, reopens it (RFC 6191, patches 0020 and 0034); one with an
 //   older timestamp is refused by PAWS; a SYN that does not reopen it gets
@@ -198,6 +199,7 @@ unsigned int stackd_lwip_rand(void);
 #define TCP_MAXRTX 15            // tcp_retries2
 #define TCP_SYNACKMAXRTX 5       // tcp_synack_retries
 #define TCP_SYN_RCVD_TIMEOUT 75000  // past the 63 s the SYN-ACKs take
+#define TCP_FIN_WAIT_TIMEOUT 60000  // net.ipv4.tcp_fin_timeout (patch 0036)
 #define TCP_TIMEWAIT_REOPEN 1
 // Ephemeral ports as Linux's net.ipv4.ip_local_port_range (32768 60999);
 // lwIP's END is the first port past the range.
