@@ -352,6 +352,26 @@ void UdpSocket::PumpFromApp() {
   });
 }
 
+// The source address IP_PKTINFO / IPV6_PKTINFO asked for on sendmsg (a
+// v4-mapped one as IPv4), or any.
+static ip_addr_t PktinfoSource(const DatagramHeader& h) {
+  ip_addr_t src;
+  ip_addr_set_zero(&src);
+  if (h.local_family == AF_INET) {
+    ip_addr_set_zero_ip4(&src);
+    std::memcpy(&ip_2_ip4(&src)->addr, h.local, 4);
+  } else if (h.local_family == AF_INET6) {
+    if (IsV4Mapped(h.local)) {
+      ip_addr_set_zero_ip4(&src);
+      std::memcpy(&ip_2_ip4(&src)->addr, h.local + 12, 4);
+    } else {
+      ip_addr_set_zero_ip6(&src);
+      std::memcpy(ip_2_ip6(&src)->addr, h.local, 16);
+    }
+  }
+  return src;
+}
+
 void UdpSocket::SendOne(const uint8_t* data, size_t len) {
   DatagramHeader h;
   if (!client::DecodeDatagramHeader(data, len, &h) || (h.flags & client::kDatagramFlagError) != 0) {
@@ -380,14 +400,9 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
     return;
   }
   if (ping_) {
-    ip_addr_t src;
-    ip_addr_copy(src, pcb_->local_ip);
-    if (h.local_family == AF_INET && IP_IS_V4_VAL(dst)) {
-      ip_addr_set_zero_ip4(&src);
-      std::memcpy(&ip_2_ip4(&src)->addr, h.local, 4);
-    } else if (h.local_family == AF_INET6 && IP_IS_V6_VAL(dst) && !IsV4Mapped(h.local)) {
-      ip_addr_set_zero_ip6(&src);
-      std::memcpy(ip_2_ip6(&src)->addr, h.local, 16);
+    ip_addr_t src = PktinfoSource(h);
+    if (ip_addr_isany(&src) || IP_GET_TYPE(&src) != IP_GET_TYPE(&dst)) {
+      ip_addr_copy(src, pcb_->local_ip);
     }
     SendEcho(data + client::kDatagramHeaderBytes, payload, dst, src);
     return;
@@ -411,20 +426,7 @@ void UdpSocket::SendOne(const uint8_t* data, size_t len) {
   if (h.local_family != 0 || h.ifindex != 0) {
     // IP_PKTINFO / IPV6_PKTINFO on sendmsg: the source address and/or the
     // interface to send from.
-    ip_addr_t src;
-    ip_addr_set_zero(&src);
-    if (h.local_family == AF_INET) {
-      ip_addr_set_zero_ip4(&src);
-      std::memcpy(&ip_2_ip4(&src)->addr, h.local, 4);
-    } else if (h.local_family == AF_INET6) {
-      if (IsV4Mapped(h.local)) {
-        ip_addr_set_zero_ip4(&src);
-        std::memcpy(&ip_2_ip4(&src)->addr, h.local + 12, 4);
-      } else {
-        ip_addr_set_zero_ip6(&src);
-        std::memcpy(ip_2_ip6(&src)->addr, h.local, 16);
-      }
-    }
+    const ip_addr_t src = PktinfoSource(h);
     const bool has_src = h.local_family != 0 && !ip_addr_isany(&src);
     netif* nif = nullptr;
     if (h.ifindex != 0) {

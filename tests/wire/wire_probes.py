@@ -270,9 +270,9 @@ def compact(data):
     return "".join(out)
 
 
-def established(t, dport=wb.READER_PORT):
+def established(t, dport=wb.READER_PORT, options=None):
     c = Conn(t, dport)
-    c.open()
+    c.open(options=options)
     # The application has the connection once it logged the accept.
     deadline = time.monotonic() + APP_WAIT
     while time.monotonic() < deadline:
@@ -627,29 +627,10 @@ def time_wait_reuse(t):
     """The target closes first (TIME-WAIT on its side); a new SYN from the
     same port with a higher sequence number (RFC 6191, RFC 9293 3.6.1):
     Linux opens the new connection."""
-    c = established(t)
-    m = CAP.mark()
-    c.send_data(b"QUIT")
-    got = c.replies(m, 2.0, pred=lambda p: "F" in str(p[TCP].flags))
-    if not got:
-        c.reset()
+    c = _in_time_wait(t)
+    if c is None:
         return {"reply": "target sent no FIN"}
-    c.rcv_nxt = (got[0][1][TCP].seq + len(got[0][1][TCP].payload) + 1) % 2**32
-    m = CAP.mark()
-    c.seg("FA")
-    c.snd_nxt += 1
-    c.replies(m, 1.0, pred=lambda p: p[TCP].ack == c.snd_nxt % 2**32)
-    time.sleep(0.05)
-    c2 = Conn(t, sport=c.sport)
-    c2.iss = (c.snd_nxt + 100000) % 2**32
-    c2.snd_nxt = c2.iss
-    _, p, _ = c2.syn()
-    if p is None:
-        return {"reply": "none"}
-    if str(p[TCP].flags) == "SA":
-        c2.snd_nxt = c2.iss + 1
-        c2.reset()
-    return {"reply": str(p[TCP].flags).replace("P", "")}
+    return {"reply": _syn_to_time_wait(t, c, c.snd_nxt + 100000, options=c.syn_options())}
 
 
 def _in_time_wait(t, tsval=None):
@@ -657,16 +638,10 @@ def _in_time_wait(t, tsval=None):
     is in TIME-WAIT on the target's side; with timestamps (the peer's SYN
     carrying `tsval`, its later segments none) if `tsval` is given. None
     if the target sent no FIN."""
-    c = Conn(t, wb.READER_PORT)
     options = [("MSS", t.mss), ("SAckOK", b"")]
     if tsval is not None:
         options.append(("Timestamp", (tsval, 0)))
-    c.open(options=options + [("NOP", None), ("WScale", 7)])
-    deadline = time.monotonic() + APP_WAIT
-    while time.monotonic() < deadline and not any(
-            e.get("ev") == "accept" and e.get("rp") == c.sport
-            for e in BED.app_events(t.name)):
-        CAP.pump(0.01)
+    c = established(t, options=options + [("NOP", None), ("WScale", 7)])
     m = CAP.mark()
     c.send_data(b"QUIT")
     got = c.replies(m, 2.0, pred=lambda p: "F" in str(p[TCP].flags))
@@ -682,15 +657,17 @@ def _in_time_wait(t, tsval=None):
     return c
 
 
-def _syn_to_time_wait(t, c, seq, tsval=None):
+def _syn_to_time_wait(t, c, seq, tsval=None, options=None):
     """The flags of the target's answer to a SYN from `c`'s port with `seq`
-    (and a timestamp `tsval`), "none" if none came in 1.5 s."""
+    (and a timestamp `tsval`, or else `options`), "none" if none came in
+    1.5 s."""
     c2 = Conn(t, sport=c.sport)
     c2.iss = seq % 2**32
     c2.snd_nxt = c2.iss
-    options = [("MSS", t.mss)]
-    if tsval is not None:
-        options.append(("Timestamp", (tsval, 0)))
+    if options is None:
+        options = [("MSS", t.mss)]
+        if tsval is not None:
+            options.append(("Timestamp", (tsval, 0)))
     _, p, _ = c2.syn(options=options)
     if p is None:
         return "none"
